@@ -1,0 +1,336 @@
+"""Dataset statistics, their Fourier structure, and synthetic datasets of known structure.
+
+The loss ``L = 1/(2P) sum_mu |y_mu - M x_mu|^2`` depends on the data only through
+``Sigma_xx = <x x^T>`` (``D x D``, uncentred) and ``Sigma_yx = <y x^T>`` (``N_o x D``):
+``L = 1/2 tr(M Sigma_xx M^T) - tr(M Sigma_yx^T) + 1/2 <|y|^2>`` (THEORY.md section 1).
+Inputs are flattened channel-major, then row-major over the ``shape`` pixels.
+
+Fourier blocks (THEORY.md section 2): ``T_f = (Sigma_yx U^*)_f`` (``N_o x C_in``) and, for
+stationary input (``Sigma_xx`` block-circulant), ``Lambda_f = (U Sigma_xx U^*)_{ff}``
+(``C_in x C_in``).  The dataset SVD ``Sigma_yx = sum_a s_a u_a v_a^T`` gives each mode's
+spectrum ``v_hat_a = U v_a`` and dominant frequency ``f*_a = argmax_f |v_hat_a[f]|``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from math import prod
+
+import numpy as np
+
+from . import fourier
+from .model import _positive_int, _size_tuple, block_circulant, difference_index
+
+STATIONARY_RTOL = 1e-10
+
+
+def _finite_array(name: str, value, ndim: int | None = None) -> np.ndarray:
+    a = np.asarray(value, dtype=float)
+    if ndim is not None and a.ndim != ndim:
+        raise ValueError(f"{name} must be a {ndim}-D array, got shape {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"{name} is empty (shape {a.shape})")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or inf")
+    return a
+
+
+@dataclass(frozen=True, eq=False)
+class Statistics:
+    """Second-order statistics of a dataset of ``c_in``-channel images of ``shape``.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        Image size ``(N_1,)`` or ``(N_1, N_2)``.
+    sxx : array, shape (D, D)
+        ``Sigma_xx = <x x^T>``, symmetric, ``D = c_in N``.
+    syx : array, shape (N_o, D)
+        ``Sigma_yx = <y x^T>``.
+    c_in : int
+        Input channels.
+    syy : float, optional
+        ``<|y|^2>``; only shifts the loss.  Without it the loss is reported up to it.
+    n_samples : int, optional
+        ``P``, when the statistics come from samples.
+    """
+
+    shape: tuple[int, ...]
+    sxx: np.ndarray
+    syx: np.ndarray
+    c_in: int = 1
+    syy: float | None = None
+    n_samples: int | None = None
+
+    def __post_init__(self):
+        shape = _size_tuple("shape", self.shape)
+        c_in = _positive_int("c_in", self.c_in)
+        n_in = c_in * prod(shape)
+        sxx = _finite_array("sxx", self.sxx, ndim=2)
+        syx = _finite_array("syx", self.syx, ndim=2)
+        if sxx.shape != (n_in, n_in):
+            raise ValueError(f"sxx must have shape (D, D) = ({n_in}, {n_in}) for c_in = {c_in} "
+                             f"and shape = {shape}, got {sxx.shape}")
+        if syx.shape[1] != n_in:
+            raise ValueError(f"syx must have shape (N_o, D) with D = {n_in}, got {syx.shape}")
+        if not np.allclose(sxx, sxx.T, rtol=1e-10, atol=1e-12 * np.abs(sxx).max()):
+            raise ValueError("sxx must be symmetric (it is <x x^T>)")
+        if self.syy is not None and not (np.isfinite(self.syy) and self.syy >= 0):
+            raise ValueError(f"syy must be a finite number >= 0, got {self.syy!r}")
+        for name, value in (("shape", shape), ("c_in", c_in), ("sxx", (sxx + sxx.T) / 2),
+                            ("syx", syx)):
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def from_samples(cls, x, y, n_out: int | None = None) -> Statistics:
+        """Statistics of samples ``x`` of shape ``(P, C_in, *shape)`` and labels ``y``.
+
+        ``y`` is either class indices, shape ``(P,)``, encoded one-hot with ``n_out``
+        classes (default ``max(y) + 1``), or target vectors, shape ``(P, N_o)``.
+        """
+        x = _finite_array("x", x)
+        if x.ndim not in (3, 4):
+            raise ValueError("x must have shape (P, C_in, N_1) or (P, C_in, N_1, N_2), "
+                             f"got {x.shape}")
+        targets = targets_from_labels(y, len(x), n_out)
+        flat = x.reshape(len(x), -1)
+        return cls(shape=x.shape[2:], c_in=x.shape[1], sxx=flat.T @ flat / len(x),
+                   syx=targets.T @ flat / len(x), syy=float(np.sum(targets**2) / len(x)),
+                   n_samples=len(x))
+
+    @classmethod
+    def stationary(cls, shape, spectrum, syx, syy: float | None = None) -> Statistics:
+        """Stationary statistics from the input spectrum ``Lambda_f``.
+
+        ``spectrum`` has shape ``(C_in, C_in, *shape)``: Hermitian positive semidefinite per
+        frequency, with ``Lambda_{-f} = conj(Lambda_f)``.  ``spectrum = 1`` per frequency
+        (identity blocks) is white input.
+        """
+        shape = _size_tuple("shape", shape)
+        lam = np.asarray(spectrum, dtype=complex)
+        if lam.ndim != 2 + len(shape) or lam.shape[0] != lam.shape[1] or lam.shape[2:] != shape:
+            raise ValueError(f"spectrum must have shape (C_in, C_in, *{shape}), got {lam.shape}")
+        # Lambda_f = sum_s sigma[s] exp(2 pi i f.s / N), sigma[s] = Sigma_xx[n, n + s].
+        sigma = fourier._real(np.fft.fftn(lam, axes=fourier._axes(len(shape))), "spectrum")
+        return cls(shape=shape, c_in=lam.shape[0], sxx=block_circulant(sigma / prod(shape)),
+                   syx=syx, syy=syy)
+
+    @property
+    def n_out(self) -> int:
+        return self.syx.shape[0]
+
+    @property
+    def n_in(self) -> int:
+        return self.sxx.shape[0]
+
+    @property
+    def n_pixels(self) -> int:
+        return prod(self.shape)
+
+    def blocks(self) -> np.ndarray:
+        """``Sigma_xx`` as ``(C_in, N, C_in, N)``."""
+        return self.sxx.reshape(self.c_in, self.n_pixels, self.c_in, self.n_pixels)
+
+    @cached_property
+    def autocorrelation(self) -> np.ndarray:
+        """``sigma[c, c', s] = (1/N) sum_n Sigma_xx[(c, n), (c', n + s)]``: the block-circulant
+        part of ``Sigma_xx`` (its projection onto stationary statistics), ``(C_in, C_in, *shape)``."""
+        n = self.n_pixels
+        diff = difference_index(self.shape).ravel()
+        blocks = self.blocks().transpose(0, 2, 1, 3).reshape(self.c_in, self.c_in, n * n)
+        sigma = np.stack([np.stack([np.bincount(diff, weights=b, minlength=n) for b in row])
+                          for row in blocks]) / n
+        return sigma.reshape(self.c_in, self.c_in, *self.shape)
+
+    @cached_property
+    def stationarity(self) -> float:
+        """Relative deviation ``|Sigma_xx - circ(sigma)|_F / |Sigma_xx|_F`` from stationarity."""
+        circ = block_circulant(self.autocorrelation)
+        return float(np.linalg.norm(self.sxx - circ) / max(np.linalg.norm(self.sxx), 1e-300))
+
+    def is_stationary(self, rtol: float = STATIONARY_RTOL) -> bool:
+        """Whether ``Sigma_xx`` is block-circulant to relative Frobenius error ``rtol``."""
+        return self.stationarity <= rtol
+
+    def _spectrum_of(self, sigma: np.ndarray) -> np.ndarray:
+        return np.conj(np.fft.fftn(sigma, axes=fourier._axes(len(self.shape))))
+
+    def input_spectrum(self, rtol: float = STATIONARY_RTOL) -> np.ndarray:
+        """``Lambda_f``, shape ``(C_in, C_in, *shape)``; requires stationary input."""
+        if not self.is_stationary(rtol):
+            raise ValueError(
+                "hypothesis 'stationary input' fails: Sigma_xx is not block-circulant "
+                f"(relative deviation {self.stationarity:.3g} > rtol = {rtol:g}), so "
+                "U Sigma_xx U^* is not block-diagonal in f")
+        return self._spectrum_of(self.autocorrelation)
+
+    def output_spectrum(self) -> np.ndarray:
+        """``T_f = (Sigma_yx U^*)_f``, shape ``(N_o, C_in, *shape)``."""
+        return fourier.row_spectrum(self.syx.reshape(self.n_out, self.c_in, *self.shape),
+                                    len(self.shape))
+
+    def modes(self, rtol: float = 1e-12) -> Modes:
+        """The dataset SVD ``Sigma_yx = sum_a s_a u_a v_a^T``, modes with ``s_a > rtol s_1``."""
+        u, s, vt = np.linalg.svd(self.syx, full_matrices=False)
+        keep = s > rtol * s[0] if s[0] > 0 else np.zeros_like(s, dtype=bool)
+        u, s, vt = u[:, keep], s[keep], vt[keep]
+        sign = np.sign(u[np.argmax(np.abs(u), axis=0), np.arange(u.shape[1])])
+        u, vt = u * sign, vt * sign[:, None]
+        return Modes(self.shape, s, u, vt.reshape(len(s), self.c_in, *self.shape))
+
+
+@dataclass(frozen=True, eq=False)
+class Modes:
+    """Singular modes of ``Sigma_yx``: ``s`` (r,), ``u`` (N_o, r), ``v`` (r, C_in, *shape).
+
+    Signs are fixed by making the largest entry of each ``u_a`` positive; with repeated
+    singular values the basis of that subspace is whatever LAPACK returns.
+    """
+
+    shape: tuple[int, ...]
+    s: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+
+    @property
+    def v_hat(self) -> np.ndarray:
+        """``v_hat_a = U v_a``, shape ``(r, C_in, *shape)``."""
+        return fourier.dft(self.v, len(self.shape))
+
+    def frequency_weights(self) -> np.ndarray:
+        """``|v_hat_a[f]|`` (norm over input channels), shape ``(r, *shape)``."""
+        return np.linalg.norm(self.v_hat, axis=1)
+
+    def dominant_frequencies(self) -> list[tuple[int, ...]]:
+        """``f*_a``, each the canonical member of its conjugate pair (ties: first in order)."""
+        weights = self.frequency_weights().reshape(len(self.s), -1)
+        return [fourier.canonical(np.unravel_index(np.argmax(w), self.shape), self.shape)
+                for w in weights]
+
+    def mismatch(self) -> np.ndarray:
+        """``sqrt(N) |v_hat_a[f*_a]|`` in ``[1, sqrt(N)]``: the CNN's speed-up over the fully
+        connected network in discovering mode ``a`` (THEORY.md R3)."""
+        weights = self.frequency_weights().reshape(len(self.s), -1)
+        return np.sqrt(weights.shape[1]) * weights.max(axis=1)
+
+
+def targets_from_labels(y, n_samples: int, n_out: int | None = None) -> np.ndarray:
+    """Targets ``(P, N_o)`` from class indices ``(P,)`` (one-hot) or target vectors."""
+    y = np.asarray(y)
+    if y.shape[:1] != (n_samples,):
+        raise ValueError(f"y must have P = {n_samples} rows like x, got shape {y.shape}")
+    if y.ndim == 2:
+        return _finite_array("y", y)
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError("y must be class indices (integer array of shape (P,)) or target "
+                         f"vectors (shape (P, N_o)), got dtype {y.dtype} and shape {y.shape}")
+    n_out = int(y.max()) + 1 if n_out is None else _positive_int("n_out", n_out)
+    if y.min() < 0 or y.max() >= n_out:
+        raise ValueError(f"class indices y must lie in [0, n_out) = [0, {n_out}), got "
+                         f"[{y.min()}, {y.max()}]")
+    return np.eye(n_out)[y]
+
+
+def zca_whiten(x, eps: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """ZCA-whiten samples ``x`` (``(P, C_in, *shape)``) so that ``<x x^T> = I``.
+
+    Returns the whitened samples and the transform ``Sigma_xx^(-1/2)`` (``D x D``), with
+    ``Sigma_xx + eps I`` in place of ``Sigma_xx`` when ``eps > 0``.
+    """
+    x = _finite_array("x", x)
+    flat = x.reshape(len(x), -1)
+    lam, q = np.linalg.eigh(flat.T @ flat / len(x) + eps * np.eye(flat.shape[1]))
+    if lam[0] <= 1e-12 * lam[-1]:
+        rank = int(np.sum(lam > 1e-12 * lam[-1]))
+        raise ValueError(f"Sigma_xx is singular (rank {rank} < D = {len(lam)}); whitening "
+                         "needs eps > 0 or more samples (P >= D)")
+    transform = (q / np.sqrt(lam)) @ q.T
+    return (flat @ transform).reshape(x.shape), transform
+
+
+def grating(shape, frequency, phase: float = 0.0) -> np.ndarray:
+    """Unit-norm sinusoidal grating ``cos(2 pi f.n / N + phase)``: a texture whose spectrum
+    sits on the conjugate pair ``+-f``."""
+    shape = _size_tuple("shape", shape)
+    freq = np.asarray(frequency, dtype=float).reshape(-1)
+    if freq.shape != (len(shape),):
+        raise ValueError(f"frequency must have {len(shape)} entries, got {frequency!r}")
+    n = np.indices(shape)
+    pattern = np.cos(2 * np.pi * np.tensordot(freq / np.array(shape), n, axes=1) + phase)
+    return _unit("grating", pattern)
+
+
+def blob(shape, center, width: float) -> np.ndarray:
+    """Unit-norm periodic Gaussian bump ``exp(-|n - center|^2 / (2 width^2))``: a localized
+    shape whose spectrum spreads over many frequencies."""
+    shape = _size_tuple("shape", shape)
+    if not width > 0:
+        raise ValueError(f"width must be > 0, got {width!r}")
+    center = np.asarray(center, dtype=float).reshape(-1)
+    if center.shape != (len(shape),):
+        raise ValueError(f"center must have {len(shape)} entries, got {center!r}")
+    dist2 = sum(np.minimum(np.abs(g - c) % n, n - np.abs(g - c) % n) ** 2
+                for g, c, n in zip(np.indices(shape), center, shape, strict=True))
+    return _unit("blob", np.exp(-dist2 / (2 * width**2)))
+
+
+def _unit(name: str, pattern: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(pattern)
+    if norm == 0:
+        raise ValueError(f"{name} vanishes identically for these arguments")
+    return pattern / norm
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Samples ``x`` ``(P, C_in, *shape)``, one-hot targets ``y`` ``(P, N_o)`` with class
+    ``labels``, built from structural ``parts`` ``(J, C_in, *shape)`` mixed by ``classes``
+    ``(N_o, J)``: class ``c``'s prototype is ``sum_j classes[c, j] parts[j]``."""
+
+    x: np.ndarray
+    y: np.ndarray
+    labels: np.ndarray
+    parts: np.ndarray
+    classes: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.x.shape[2:]
+
+    def statistics(self) -> Statistics:
+        return Statistics.from_samples(self.x, self.y)
+
+
+def make_dataset(parts, classes, samples_per_class: int, noise: float = 0.0,
+                 jitter: float = 0.0, seed: int = 0) -> Dataset:
+    """Seeded dataset with known structure.
+
+    Sample ``mu`` of class ``c`` is ``x = (1 + jitter xi) prototype_c + noise eta`` with
+    ``xi`` a standard normal scalar and ``eta`` standard normal per pixel; ``y = e_c``.
+
+    Parameters
+    ----------
+    parts : array, shape (J, C_in, *shape)
+        Structural parts, e.g. :func:`grating` (texture) and :func:`blob` (shape).
+    classes : array, shape (n_classes, J)
+        Weights of each part in each class.
+    """
+    parts = _finite_array("parts", parts)
+    classes = _finite_array("classes", classes, ndim=2)
+    if parts.ndim not in (3, 4) or classes.shape[1] != len(parts):
+        raise ValueError(f"parts must have shape (J, C_in, *shape) with J = classes.shape[1] "
+                         f"= {classes.shape[1]}, got {parts.shape}")
+    per_class = _positive_int("samples_per_class", samples_per_class)
+    for name, value in (("noise", noise), ("jitter", jitter)):
+        if not (np.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    rng = np.random.default_rng(seed)
+    n_classes = len(classes)
+    labels = np.repeat(np.arange(n_classes), per_class)
+    prototypes = np.tensordot(classes, parts, axes=1)
+    scale = 1 + jitter * rng.standard_normal(len(labels))
+    x = scale.reshape(-1, *[1] * (parts.ndim - 1)) * prototypes[labels]
+    x = x + noise * rng.standard_normal(x.shape)
+    return Dataset(x=x, y=np.eye(n_classes)[labels], labels=labels, parts=parts,
+                   classes=classes)

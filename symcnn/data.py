@@ -134,8 +134,8 @@ class Statistics:
 
     @cached_property
     def autocorrelation(self) -> np.ndarray:
-        """``sigma[c, c', s] = (1/N) sum_n Sigma_xx[(c, n), (c', n + s)]``: the block-circulant
-        part of ``Sigma_xx`` (its projection onto stationary statistics), ``(C_in, C_in, *shape)``."""
+        """``sigma[c, c', s] = (1/N) sum_n Sigma_xx[(c, n), (c', n + s)]``, ``(C_in, C_in,
+        *shape)``: the block-circulant part of ``Sigma_xx`` (its stationary projection)."""
         n = self.n_pixels
         diff = difference_index(self.shape).ravel()
         blocks = self.blocks().transpose(0, 2, 1, 3).reshape(self.c_in, self.c_in, n * n)

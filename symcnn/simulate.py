@@ -190,10 +190,11 @@ class Samples:
 
     def gradient(self, params) -> tuple[np.ndarray, ...]:
         k_hats, hidden, h, residual = self._forward(params)
-        w_out = params[-1]
+        w_out = self.model.check_params(params)[-1]
         n = len(self.y)
         d_out = (residual.T @ h / n).reshape(w_out.shape)
-        delta = self.layers.rfft((residual @ w_out.reshape(len(w_out), -1)).reshape(h.shape[0], *w_out.shape[1:]))
+        delta = residual @ w_out.reshape(len(w_out), -1)  # dL/dh per sample, times P
+        delta = self.layers.rfft(delta.reshape(n, *w_out.shape[1:]))
         d_kernels = []
         for k, x_hat in zip(reversed(k_hats), reversed(hidden[:-1]), strict=True):
             d_kernels.append(self.layers.weight_gradient(delta, x_hat) / n)
@@ -411,9 +412,9 @@ def init_balanced(model, spectrum) -> tuple[np.ndarray, ...]:
     u, s, vh = hermitian_svd(m_hat, model.shape)
     u, s, vh = _truncate(u, s, vh, model.channels, "channels")
     beta, *kappas = _balanced_chain(u, s, vh, model.channels, model.depth + 1, model.n_pixels)
-    to_grid = (lambda a: np.moveaxis(a, 0, -1).reshape(*a.shape[1:], *model.shape))
-    kernels = [fourier.kernel_from_spectrum(model, to_grid(k)) for k in reversed(kappas)]
-    return (*kernels, fourier.inverse_row_spectrum(to_grid(beta), d))
+    kernels = [fourier.kernel_from_spectrum(model, _to_grid(k, model.shape))
+               for k in reversed(kappas)]
+    return (*kernels, fourier.inverse_row_spectrum(_to_grid(beta, model.shape), d))
 
 
 def hermitian_svd(a_hat: np.ndarray, shape: tuple[int, ...]):
@@ -467,5 +468,9 @@ def aligned_spectrum(stats: Statistics, u0: float, rtol: float = 1e-12) -> np.nd
     t_hat = stats.output_spectrum()
     u, s, vh = hermitian_svd(t_hat, stats.shape)
     keep = s > rtol * np.max(s)
-    m = u0 * np.einsum("fpa,fa,faq->fpq", u, keep, vh)
-    return np.moveaxis(m, 0, -1).reshape(t_hat.shape)
+    return _to_grid(u0 * np.einsum("fpa,fa,faq->fpq", u, keep, vh), stats.shape)
+
+
+def _to_grid(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``(F, p, q)`` over flat frequencies to ``(p, q, *shape)``."""
+    return np.moveaxis(a, 0, -1).reshape(*a.shape[1:], *shape)

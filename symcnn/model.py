@@ -38,7 +38,7 @@ def _positive_int(name: str, value, minimum: int = 1) -> int:
 
 
 def _size_tuple(name: str, value) -> tuple[int, ...]:
-    values = (value,) if isinstance(value, int | np.integer) else tuple(value)
+    values = (value,) if np.ndim(value) == 0 else tuple(value)
     if len(values) not in (1, 2):
         raise ValueError(f"{name} must have 1 or 2 entries (1-D or 2-D images), got {value!r}")
     return tuple(_positive_int(f"{name}[{i}]", v) for i, v in enumerate(values))

@@ -11,8 +11,10 @@ Three independent ways to compute the gradient of
   that training depends on the data only through its statistics.
 
 :func:`train` integrates gradient flow ``tau dtheta/dt = -dL/dtheta`` (RK4, fixed or
-adaptive step) or runs gradient descent ``theta <- theta - eta dL/dtheta`` (time
-``t = eta step / tau``), recording the end-to-end map at requested times.
+adaptive step) or runs gradient descent ``theta <- theta - eta dL/dtheta``, recording the
+end-to-end map at requested times.  A descent step is an Euler step of the flow of length
+``eta tau``, so step ``k`` is at time ``t = eta tau k`` (THEORY.md writes ``eta k / tau``,
+which agrees only for ``tau = 1``; see docs/conventions.md).
 """
 
 from __future__ import annotations
@@ -233,8 +235,8 @@ def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
     method : {"flow", "gd"}
         ``"flow"``: ``tau dtheta/dt = -dL/dtheta`` by RK4, with fixed steps of at most ``dt``
         or adaptive steps (step doubling) to relative accuracy ``rtol`` per step.
-        ``"gd"``: ``theta <- theta - lr dL/dtheta``; ``times`` must be multiples of
-        ``lr / tau``.
+        ``"gd"``: ``theta <- theta - lr dL/dtheta``, step ``k`` at ``t = lr tau k``; ``times``
+        must be multiples of ``lr tau``.
     progress : bool
         Report progress on standard error.
     """
@@ -245,7 +247,7 @@ def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
         raise ValueError(f"tau must be a finite number > 0, got {tau!r}")
 
     def grad(th):
-        return _pack(engine.gradient(_unpack(model, th))) / tau
+        return _pack(engine.gradient(_unpack(model, _finite(th)))) / tau
 
     if method == "flow":
         if (dt is None) == (rtol is None):
@@ -254,16 +256,13 @@ def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
         advance = (_rk4_fixed(grad, _positive("dt", dt)) if dt is not None
                    else _rk4_adaptive(grad, _positive("rtol", rtol)))
     elif method == "gd":
-        advance = _gradient_descent(grad, _positive("lr", lr) / tau)
+        advance = _gradient_descent(grad, _positive("lr", lr) * tau)
     else:
         raise ValueError(f"method must be 'flow' or 'gd', got {method!r}")
     report = _Progress(times[-1]) if progress else None
     maps, losses, recorded, t = [], [], [], 0.0
     for t_next in times:
-        theta = advance(theta, t, t_next)
-        if not np.all(np.isfinite(theta)):
-            raise FloatingPointError(f"training diverged before t = {t_next:g} (parameters "
-                                     "overflowed): lower lr or dt")
+        theta = _finite(advance(theta, t, t_next))
         t = t_next
         current = _unpack(model, theta)
         loss, m = engine.evaluate(current)
@@ -278,6 +277,12 @@ def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
     return Trajectory(times=times, maps=np.array(maps), loss=np.array(losses),
                       final=_unpack(model, theta.copy()), shape=engine.shape,
                       c_in=engine.c_in, params=recorded if record_params else None)
+
+
+def _finite(theta: np.ndarray) -> np.ndarray:
+    if not np.all(np.isfinite(theta)):
+        raise FloatingPointError("training diverged: the parameters overflowed; lower lr or dt")
+    return theta
 
 
 def _positive(name: str, value) -> float:
@@ -346,14 +351,15 @@ def _rk4_adaptive(grad, rtol: float):
     return advance
 
 
-def _gradient_descent(grad, eta: float):
+def _gradient_descent(grad, step: float):
+    """Euler steps of length ``step = lr tau`` of ``dtheta/dt = -grad``."""
     def advance(theta, t0, t1):
-        steps = (t1 - t0) / eta
+        steps = (t1 - t0) / step
         if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
-            raise ValueError(f"with method='gd' every time must be a multiple of lr / tau = "
-                             f"{eta:g}; the interval [{t0:g}, {t1:g}] is {steps:g} steps")
+            raise ValueError(f"with method='gd' every time must be a multiple of lr * tau = "
+                             f"{step:g}; the interval [{t0:g}, {t1:g}] is {steps:g} steps")
         for _ in range(round(steps)):
-            theta = theta - eta * grad(theta)
+            theta = theta - step * grad(theta)
         return theta
     return advance
 

@@ -1,0 +1,229 @@
+"""The three simulators against each other, finite differences and the R1/R3 solutions."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from symcnn import (
+    Dense,
+    Fast,
+    FullyConnected,
+    LinearCNN,
+    Samples,
+    Statistics,
+    aligned_spectrum,
+    fourier,
+    init_balanced,
+    init_random,
+    train,
+)
+from tests.strategies import models, samples, seeds, white
+
+
+def relative_error(a, b) -> float:
+    return float(np.max(np.abs(a - b)) / np.max(np.abs(b)))
+
+
+def three_engines(model, seed):
+    x, y = samples(model, seed)
+    stats = Statistics.from_samples(x, y)
+    return Dense(model, stats), Fast(model, stats), Samples(model, x, y)
+
+
+@given(models(), seeds, st.sampled_from(["flow", "gd"]))
+def test_dense_fast_and_samples_agree_over_a_run(model, seed, method):
+    """Same integrator, three gradients: the maps agree to 1e-10 along the whole run."""
+    params = init_random(model, 0.5, seed)
+    times = np.linspace(0, 2, 5)
+    step = {"dt": 0.05} if method == "flow" else {"lr": 0.05}
+    runs = [train(engine, params, times, method=method, **step)
+            for engine in three_engines(model, seed)]
+    dense = runs[0]
+    assert relative_error(dense.maps[-1], dense.maps[0]) > 1e-6  # the run goes somewhere
+    for other in runs[1:]:
+        assert relative_error(other.maps, dense.maps) < 1e-10
+        assert relative_error(other.loss, dense.loss) < 1e-10
+        for p, q in zip(other.final, dense.final, strict=True):
+            assert relative_error(p, q) < 1e-10
+
+
+@given(models(), seeds)
+def test_stationary_data_term_equals_the_dense_one(model, seed):
+    rng = np.random.default_rng(seed)
+    half = rng.standard_normal((model.c_in, 2 * model.c_in, *model.shape))
+    b = fourier.dft(half, len(model.shape))
+    spectrum = np.einsum("ak...,bk...->ab...", b, np.conj(b))
+    stats = Statistics.stationary(model.shape, spectrum,
+                                  rng.standard_normal((model.n_out, model.n_in)))
+    params = init_random(model, 0.5, seed)
+    per_frequency = Fast(model, stats, stationary=True)
+    dense_term = Fast(model, stats, stationary=False)
+    for g, h in zip(per_frequency.gradient(params), dense_term.gradient(params), strict=True):
+        assert relative_error(g, h) < 1e-11
+    assert abs(per_frequency.evaluate(params)[0] - dense_term.evaluate(params)[0]) < 1e-11 * (
+        1 + abs(dense_term.evaluate(params)[0]))
+
+
+@given(models(max_side=4), seeds)
+def test_gradients_match_central_differences(model, seed):
+    """``(L(theta + h v) - L(theta - h v)) / 2h = <grad L, v> + O(h^2)`` along random v."""
+    rng = np.random.default_rng(seed)
+    params = init_random(model, 0.7, seed)
+    direction = [rng.standard_normal(p.shape) for p in params]
+    h = 1e-4
+    for engine in three_engines(model, seed):
+        def loss(s, engine=engine):
+            return engine.evaluate([p + s * v for p, v in zip(params, direction, strict=True)])[0]
+
+        numeric = (loss(h) - loss(-h)) / (2 * h)
+        exact = sum(np.vdot(g, v) for g, v in zip(engine.gradient(params), direction,
+                                                   strict=True))
+        assert abs(numeric - exact) <= 1e-6 * max(1.0, abs(exact))
+
+
+def test_fully_connected_gradient_matches_central_differences():
+    model = FullyConnected(5, 3, 2)
+    rng = np.random.default_rng(0)
+    stats = Statistics(shape=5, sxx=np.cov(rng.standard_normal((5, 20))),
+                       syx=rng.standard_normal((2, 5)))
+    engine, params = Dense(model, stats), init_random(model, 0.5, 1)
+    for i, p in enumerate(params):
+        for idx in np.ndindex(p.shape):
+            plus = [q.copy() for q in params]
+            minus = [q.copy() for q in params]
+            plus[i][idx] += 1e-5
+            minus[i][idx] -= 1e-5
+            numeric = (engine.evaluate(plus)[0] - engine.evaluate(minus)[0]) / 2e-5
+            assert abs(numeric - engine.gradient(params)[i][idx]) < 1e-8
+
+
+@given(models(full_kernel=True, max_depth=3), seeds, st.floats(1e-3, 1.0))
+def test_balanced_init_realises_the_spectrum_and_is_balanced(model, seed, u0):
+    model = LinearCNN(shape=model.shape, channels=max(model.channels, model.n_out,
+                                                      model.c_in),
+                      c_in=model.c_in, n_out=model.n_out, depth=model.depth,
+                      convention=model.convention)
+    stats = white(model, seed)
+    spectrum = aligned_spectrum(stats, u0)
+    params = init_balanced(model, spectrum)
+    assert all(np.isrealobj(p) for p in params)
+    d = len(model.shape)
+    m_hat = fourier.row_spectrum(model.end_to_end(params).reshape(spectrum.shape), d)
+    np.testing.assert_allclose(m_hat, spectrum, atol=1e-12)
+    # conserved quantities of R2 vanish: beta^* beta = kappa kappa^* / N between layers
+    flat = [np.moveaxis(fourier.kernel_spectrum(model, w).reshape(*w.shape[:2], -1), -1, 0)
+            for w in params[:-1]]
+    beta = np.moveaxis(fourier.row_spectrum(params[-1], d).reshape(model.n_out,
+                                                                   model.channels, -1), -1, 0)
+    outer = [beta * np.sqrt(model.n_pixels), *reversed(flat)]
+    for upper, lower in zip(outer[:-1], outer[1:], strict=True):
+        gram_upper = np.conj(np.swapaxes(upper, 1, 2)) @ upper
+        gram_lower = lower @ np.conj(np.swapaxes(lower, 1, 2))
+        np.testing.assert_allclose(gram_upper, gram_lower, atol=1e-12 * model.n_pixels)
+
+
+def r3(s, u0, n, t):
+    """THEORY.md R3: ``u(t) = s E / (E - 1 + s / u0)``, ``E = exp(2 sqrt(N) s t)``."""
+    e = np.exp(2 * np.sqrt(n) * s * t)
+    return s * e / (e - 1 + s / u0)
+
+
+@given(models(full_kernel=True, max_depth=1, c_in=(1,)), seeds, st.floats(1e-4, 1e-1))
+def test_full_kernel_white_input_follows_r3(model, seed, ratio):
+    """Balanced aligned init, k = N, white input, C_in = 1: |M_f(t)| obeys R3 to 1e-8."""
+    stats = white(model, seed)
+    s_f = np.linalg.norm(stats.output_spectrum(), axis=(0, 1))
+    u0 = ratio * s_f.max()
+    rate = 2 * np.sqrt(model.n_pixels) * s_f.max()  # the fastest growth rate
+    times = np.linspace(0, 1.5 * np.log(10 / ratio) / rate * 4, 7)
+    run = train(Fast(model, stats), init_balanced(model, aligned_spectrum(stats, u0)), times,
+                dt=0.02 / rate)  # RK4 error ~ (rate dt)^4 per unit time
+    simulated = np.linalg.norm(run.spectra, axis=(1, 2))
+    predicted = r3(s_f[None], u0, model.n_pixels, times.reshape(-1, *[1] * s_f.ndim))
+    assert predicted[-1].max() > 0.99 * s_f.max()  # the transition happens inside the run
+    assert np.max(np.abs(simulated - predicted)) < 1e-8 * predicted.max()
+
+
+def test_fully_connected_follows_saxe():
+    """R1: white input, balanced aligned init: each mode's strength follows R3 with N = 1."""
+    rng = np.random.default_rng(3)
+    syx = rng.standard_normal((3, 6))
+    stats = Statistics(shape=6, sxx=np.eye(6), syx=syx)
+    u, s, vt = np.linalg.svd(syx, full_matrices=False)
+    u0 = 1e-3
+    model = FullyConnected(6, 3, 3)
+    times = np.linspace(0, 6 / s.max(), 9)
+    run = train(Dense(model, stats), init_balanced(model, u0 * u @ vt), times, dt=1e-3)
+    strengths = np.einsum("oa,tod,ad->ta", u, run.maps, vt)
+    np.testing.assert_allclose(strengths, r3(s, u0, 1, times[:, None]), rtol=1e-8, atol=1e-12)
+
+
+def test_gradient_descent_is_the_discrete_map():
+    """``method='gd'`` is ``theta <- theta - lr grad L``, step ``k`` at ``t = lr tau k``."""
+    model = LinearCNN(shape=5, kernel=3, channels=2, n_out=2)
+    engine = Fast(model, white(model, 0))
+    params = init_random(model, 0.3, 0)
+    run = train(engine, params, [0.0, 0.2, 0.6], method="gd", lr=0.1, tau=0.5,
+                record_params=True)
+    theta = [p.copy() for p in params]
+    for step in range(12):
+        theta = [p - 0.1 * g for p, g in zip(theta, engine.gradient(theta), strict=True)]
+        if step + 1 in (4, 12):
+            recorded = run.params[1 if step + 1 == 4 else 2]
+            for p, q in zip(recorded, theta, strict=True):
+                np.testing.assert_array_equal(p, q)
+
+
+def test_adaptive_rk4_meets_its_tolerance():
+    model = LinearCNN(shape=6, channels=2, n_out=2)
+    engine = Fast(model, white(model, 1))
+    params = init_random(model, 0.01, 1)
+    times = np.linspace(0, 4, 5)
+    reference = train(engine, params, times, dt=1e-3)
+    for rtol in (1e-6, 1e-9):
+        adaptive = train(engine, params, times, rtol=rtol)
+        error = relative_error(adaptive.maps, reference.maps)
+        assert error < 100 * rtol
+
+
+def test_progress_is_reported(capsys):
+    model = LinearCNN(shape=4)
+    train(Dense(model, white(model, 0)), init_random(model, 0.1), [0, 1], dt=0.1,
+          progress=True)
+    assert "t = 1 / 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"dt": 0.1, "rtol": 1e-6}, ValueError, "exactly one of dt"),
+    ({}, ValueError, "exactly one of dt"),
+    ({"dt": -1}, ValueError, "dt must be a finite number > 0"),
+    ({"method": "gd"}, ValueError, "lr must be a finite number > 0"),
+    ({"method": "gd", "lr": 0.3}, ValueError, "multiple of lr \\* tau"),
+    ({"method": "euler", "dt": 0.1}, ValueError, "method must be 'flow' or 'gd'"),
+    ({"dt": 0.1, "tau": 0}, ValueError, "tau must be a finite number > 0"),
+    ({"method": "gd", "lr": 50.0, "times": [0, 1000]}, FloatingPointError, "diverged"),
+    ({"dt": 0.1, "times": [1, 0.5]}, ValueError, "ascending"),
+    ({"dt": 0.1, "times": [np.nan]}, ValueError, "finite"),
+])
+def test_bad_training_arguments(kwargs, error, match):
+    model = LinearCNN(shape=4, channels=2)
+    kwargs = {"times": [0, 1], **kwargs}
+    with pytest.raises(error, match=match), np.errstate(over="ignore", invalid="ignore"):
+        train(Dense(model, white(model, 0)), init_random(model, 0.5), **kwargs)
+
+
+def test_mismatched_model_and_data_are_refused():
+    stats = white(LinearCNN(shape=6), 0)
+    with pytest.raises(ValueError, match=r"model \(shape=\(5,\), c_in=1\) and data"):
+        Dense(LinearCNN(shape=5), stats)
+    with pytest.raises(ValueError, match="n_out=2"):
+        Fast(LinearCNN(shape=6, n_out=2), stats)
+    with pytest.raises(ValueError, match="hypothesis 'stationary input' fails"):
+        Fast(LinearCNN(shape=6), Statistics(shape=6, sxx=np.diag(np.arange(1.0, 7)),
+                                            syx=np.ones((1, 6))), stationary=True)
+    with pytest.raises(ValueError, match="hypothesis 'full kernel' fails"):
+        init_balanced(LinearCNN(shape=6, kernel=3), np.ones((1, 1, 6)))
+    with pytest.raises(ValueError, match="channels = 1 is too small"):
+        init_balanced(LinearCNN(shape=6, c_in=2, n_out=2),
+                      aligned_spectrum(white(LinearCNN(shape=6, c_in=2, n_out=2), 0), 0.1))

@@ -170,6 +170,10 @@ class Statistics:
         return fourier.row_spectrum(self.syx.reshape(self.n_out, self.c_in, *self.shape),
                                     len(self.shape))
 
+    def optimal_map(self) -> np.ndarray:
+        """``M* = Sigma_yx Sigma_xx^+``, the minimum-norm minimiser of the loss."""
+        return self.syx @ np.linalg.pinv(self.sxx, hermitian=True)
+
     def modes(self, rtol: float = 1e-12) -> Modes:
         """The dataset SVD ``Sigma_yx = sum_a s_a u_a v_a^T``, modes with ``s_a > rtol s_1``."""
         u, s, vt = np.linalg.svd(self.syx, full_matrices=False)

@@ -20,6 +20,7 @@ which agrees only for ``tau = 1``; see docs/conventions.md).
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass
 from math import ceil, prod
 
@@ -223,6 +224,24 @@ class Trajectory:
         maps = self.maps.reshape(*self.maps.shape[:2], self.c_in, *self.shape)
         return fourier.row_spectrum(maps, len(self.shape))
 
+    def mode_strengths(self, modes) -> np.ndarray:
+        """``u_a(t) = u_a^T M(t) v_a`` for the dataset's singular modes, shape ``(T, r)``."""
+        v = modes.v.reshape(len(modes.s), -1)
+        return np.einsum("oa,tod,ad->ta", modes.u, self.maps, v)
+
+    def half_way_times(self, modes, target: np.ndarray) -> np.ndarray:
+        """For each mode, the first time ``u_a`` reaches ``target_a / 2`` (linear
+        interpolation between recorded times; ``nan`` if it does not within the run)."""
+        u = self.mode_strengths(modes)
+        out = np.full(u.shape[1], np.nan)
+        for a, (curve, half) in enumerate(zip(u.T, np.asarray(target) / 2, strict=True)):
+            above = np.nonzero(curve * np.sign(half) >= abs(half))[0]
+            if len(above):
+                i = above[0]
+                out[a] = self.times[0] if i == 0 else np.interp(
+                    abs(half), curve[i - 1: i + 1] * np.sign(half), self.times[i - 1: i + 1])
+        return out
+
 
 def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
           dt: float | None = None, rtol: float | None = None, lr: float | None = None,
@@ -365,17 +384,30 @@ def _gradient_descent(grad, step: float):
 
 
 class _Progress:
+    """A progress bar on standard error: redrawn at most every 0.2 s on a terminal, a line
+    per tenth of the run otherwise."""
+
     def __init__(self, t_end: float):
-        self.t_end = t_end
+        self.t_end, self.tty = t_end, sys.stderr.isatty()
+        self.shown, self.last = -1, 0.0
 
     def __call__(self, t: float, loss: float) -> None:
         frac = t / self.t_end if self.t_end else 1.0
-        bar = "#" * int(30 * frac)
-        print(f"\rsymcnn train [{bar:<30}] t = {t:.4g} / {self.t_end:.4g}, loss = {loss:.6g}",
-              end="", file=sys.stderr, flush=True)
+        now = time.monotonic()
+        if self.tty and (now - self.last > 0.2 or frac == 1.0):
+            self.last = now
+            print(f"\r{self._line(frac, t, loss)}", end="", file=sys.stderr, flush=True)
+        elif not self.tty and int(10 * frac) > self.shown:
+            self.shown = int(10 * frac)
+            print(self._line(frac, t, loss), file=sys.stderr, flush=True)
+
+    def _line(self, frac: float, t: float, loss: float) -> str:
+        return (f"symcnn train [{'#' * int(30 * frac):<30}] t = {t:.4g} / {self.t_end:.4g}, "
+                f"loss = {loss:.6g}")
 
     def done(self) -> None:
-        print(file=sys.stderr)
+        if self.tty:
+            print(file=sys.stderr)
 
 
 def init_random(model, scale: float, seed: int = 0) -> tuple[np.ndarray, ...]:

@@ -98,7 +98,7 @@ def stripes_vs_blobs_1d_16() -> Setup:
     return Setup("stripes-vs-blobs-1d-16",
                  "class 0 a grating at f = 3 (texture), class 1 a Gaussian blob (shape)",
                  LinearCNN(shape=16, channels=4, n_out=2), ds.statistics(), ds,
-                 init_scale=1e-3, t_end=12.0)
+                 init_scale=1e-3, t_end=24.0)
 
 
 @_setup

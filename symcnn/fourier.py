@@ -114,3 +114,29 @@ class SpectralLayers:
         whose output sees the row gradient ``a`` and whose input is ``b``."""
         corr = self.irfft(np.einsum("bc...,bd...->cd...", np.conj(a_hat), b_hat))
         return corr[(slice(None), slice(None), *self.lags)]
+
+
+def hermitian_svd(a_hat: np.ndarray, shape: tuple[int, ...]):
+    """SVD per frequency of a conjugate-symmetric spectrum ``(p, q, *shape)``, with factors
+    that are conjugate-symmetric too (``U_{-f} = conj(U_f)``, real at self-conjugate ``f``).
+
+    Returns ``U`` ``(F, p, r)``, ``S`` ``(F, r)``, ``V^*`` ``(F, r, q)`` over the ``F = N``
+    frequencies in flat order.
+    """
+    flat = np.moveaxis(a_hat.reshape(*a_hat.shape[:2], -1), -1, 0)
+    u, s, vh = np.linalg.svd(flat, full_matrices=False)
+    grid = np.indices(shape).reshape(len(shape), -1)
+    conj = np.ravel_multi_index(tuple(-grid % np.array(shape)[:, None]), shape)
+    own = conj == np.arange(len(conj))
+    if np.any(own):
+        u[own], s[own], vh[own] = np.linalg.svd(_real(flat[own], "spectrum"),
+                                                full_matrices=False)
+    later = conj < np.arange(len(conj))
+    u[later], s[later], vh[later] = np.conj(u[conj[later]]), s[conj[later]], np.conj(
+        vh[conj[later]])
+    return u, s, vh
+
+
+def to_grid(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``(F, p, q)`` over flat frequencies to ``(p, q, *shape)``."""
+    return np.moveaxis(a, 0, -1).reshape(*a.shape[1:], *shape)

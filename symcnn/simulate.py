@@ -123,10 +123,8 @@ class Fast(_OnStatistics):
         self.layers = SpectralLayers(model)
         if stationary is None:
             stationary = stats.is_stationary()
-        self._lambda = None
-        if stationary:
-            half = np.conj(stats.input_spectrum())[..., : model.shape[-1] // 2 + 1]
-            self._lambda = half
+        self._lambda = (np.conj(stats.input_spectrum())[..., : model.shape[-1] // 2 + 1]
+                        if stationary else None)  # conj(Lambda_f) on the rfft half
         self._syx_hat = self.layers.rfft(self._rows(stats.syx))
 
     def _rows(self, m: np.ndarray) -> np.ndarray:
@@ -178,7 +176,8 @@ class Samples:
         self._x_hat = self.layers.rfft(np.asarray(x, dtype=float))
 
     def _forward(self, params):
-        *kernels, w_out = self.model.check_params(params)
+        """Kernel half-spectra, hidden layers (rfft), last hidden layer and residual."""
+        *kernels, w_out = params
         k_hats = [self.layers.kernel(w) for w in kernels]
         hidden = [self._x_hat]
         for k in k_hats:
@@ -188,12 +187,14 @@ class Samples:
         return k_hats, hidden, h, residual
 
     def evaluate(self, params) -> tuple[float, np.ndarray]:
+        params = self.model.check_params(params)
         residual = self._forward(params)[3]
         return 0.5 * float(np.mean(np.sum(residual**2, axis=1))), self.model.end_to_end(params)
 
     def gradient(self, params) -> tuple[np.ndarray, ...]:
+        params = self.model.check_params(params)
         k_hats, hidden, h, residual = self._forward(params)
-        w_out = self.model.check_params(params)[-1]
+        w_out = params[-1]
         n = len(self.y)
         d_out = (residual.T @ h / n).reshape(w_out.shape)
         delta = residual @ w_out.reshape(len(w_out), -1)  # dL/dh per sample, times P
@@ -447,33 +448,12 @@ def init_balanced(model, spectrum) -> tuple[np.ndarray, ...]:
     if m_hat.shape != expected:
         raise ValueError(f"spectrum must have shape (N_o, C_in, *shape) = {expected}, "
                          f"got {m_hat.shape}")
-    u, s, vh = hermitian_svd(m_hat, model.shape)
+    u, s, vh = fourier.hermitian_svd(m_hat, model.shape)
     u, s, vh = _truncate(u, s, vh, model.channels, "channels")
     beta, *kappas = _balanced_chain(u, s, vh, model.channels, model.depth + 1, model.n_pixels)
-    kernels = [fourier.kernel_from_spectrum(model, _to_grid(k, model.shape))
+    kernels = [fourier.kernel_from_spectrum(model, fourier.to_grid(k, model.shape))
                for k in reversed(kappas)]
-    return (*kernels, fourier.inverse_row_spectrum(_to_grid(beta, model.shape), d))
-
-
-def hermitian_svd(a_hat: np.ndarray, shape: tuple[int, ...]):
-    """SVD per frequency of a conjugate-symmetric spectrum ``(p, q, *shape)``, with factors
-    that are conjugate-symmetric too (``U_{-f} = conj(U_f)``, real at self-conjugate ``f``).
-
-    Returns ``U`` ``(F, p, r)``, ``S`` ``(F, r)``, ``V^*`` ``(F, r, q)`` over the ``F = N``
-    frequencies in flat order.
-    """
-    flat = np.moveaxis(a_hat.reshape(*a_hat.shape[:2], -1), -1, 0)
-    u, s, vh = np.linalg.svd(flat, full_matrices=False)
-    grid = np.indices(shape).reshape(len(shape), -1)
-    conj = np.ravel_multi_index(tuple(-grid % np.array(shape)[:, None]), shape)
-    own = conj == np.arange(len(conj))
-    if np.any(own):
-        u[own], s[own], vh[own] = np.linalg.svd(fourier._real(flat[own], "spectrum"),
-                                                full_matrices=False)
-    later = conj < np.arange(len(conj))
-    u[later], s[later], vh[later] = np.conj(u[conj[later]]), s[conj[later]], np.conj(
-        vh[conj[later]])
-    return u, s, vh
+    return (*kernels, fourier.inverse_row_spectrum(fourier.to_grid(beta, model.shape), d))
 
 
 def _truncate(u, s, vh, width: int, name: str):
@@ -504,11 +484,6 @@ def aligned_spectrum(stats: Statistics, u0: float, rtol: float = 1e-12) -> np.nd
     For ``C_in = 1`` this is ``u0 T_f / |T_f|`` (THEORY.md R3)."""
     u0 = _positive("u0", u0)
     t_hat = stats.output_spectrum()
-    u, s, vh = hermitian_svd(t_hat, stats.shape)
+    u, s, vh = fourier.hermitian_svd(t_hat, stats.shape)
     keep = s > rtol * np.max(s)
-    return _to_grid(u0 * np.einsum("fpa,fa,faq->fpq", u, keep, vh), stats.shape)
-
-
-def _to_grid(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """``(F, p, q)`` over flat frequencies to ``(p, q, *shape)``."""
-    return np.moveaxis(a, 0, -1).reshape(*a.shape[1:], *shape)
+    return fourier.to_grid(u0 * np.einsum("fpa,fa,faq->fpq", u, keep, vh), stats.shape)

@@ -353,19 +353,19 @@ def _rk4_adaptive(grad, rtol: float):
     state = {"h": None}
 
     def advance(theta, t0, t1):
-        t = t0
-        h = state["h"] or max(t1 - t0, 1e-6) * 0.01
+        t, h = t0, state["h"] or 0.01 * max(t1 - t0, 1e-6)
         while t < t1:
             h = min(h, t1 - t)
             full = _rk4_step(grad, theta, h)
             half = _rk4_step(grad, _rk4_step(grad, theta, h / 2), h / 2)
-            diff = np.linalg.norm(half - full) / 15
-            err = diff / (rtol * max(np.linalg.norm(half), np.finfo(float).tiny))
-            if err <= 1 or h < 1e-14 * max(t1, 1):
-                theta, t = half + (half - full) / 15, t + h
-            h *= min(4.0, max(0.2, 0.9 * (err + 1e-300) ** -0.2))
-            if t + h > t1 and t < t1 and t + h < t1 * (1 + 1e-12):
-                h = t1 - t
+            err = np.linalg.norm(half - full) / 15 / (
+                rtol * max(np.linalg.norm(half), np.finfo(float).tiny))
+            if err <= 1:
+                theta, t = half + (half - full) / 15, (t1 if h == t1 - t else t + h)
+            elif h < 1e-12 * max(abs(t), 1.0):
+                raise FloatingPointError(f"adaptive step size underflow at t = {t:g}: the "
+                                         "flow is too stiff for rtol or diverging")
+            h *= min(4.0, max(0.2, 0.9 * max(err, 1e-10) ** -0.2))
         state["h"] = h
         return theta
     return advance

@@ -94,3 +94,16 @@ def test_canonical_member_of_a_pair():
     assert fourier.conjugate((1, 3), (4, 5)) == (3, 2)
     assert fourier.canonical((3, 2), (4, 5)) == fourier.canonical((1, 3), (4, 5)) == (1, 3)
     assert fourier.canonical((2,), (4,)) == (2,)
+
+
+@given(models(), seeds)
+def test_hermitian_svd_reconstructs_with_conjugate_symmetric_factors(model, seed):
+    a = np.random.default_rng(seed).standard_normal((model.n_out, model.c_in, *model.shape))
+    a_hat = fourier.row_spectrum(a, len(model.shape))
+    u, s, vh = fourier.hermitian_svd(a_hat, model.shape)
+    np.testing.assert_allclose(fourier.to_grid(np.einsum("fpa,fa,faq->fpq", u, s, vh),
+                                               model.shape), a_hat, atol=1e-12)
+    conj = [np.ravel_multi_index(fourier.conjugate(f, model.shape), model.shape)
+            for f in np.ndindex(model.shape)]
+    np.testing.assert_array_equal(u[conj], np.conj(u))
+    np.testing.assert_array_equal(vh[conj], np.conj(vh))

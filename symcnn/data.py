@@ -111,8 +111,18 @@ class Statistics:
         lam = np.asarray(spectrum, dtype=complex)
         if lam.ndim != 2 + len(shape) or lam.shape[0] != lam.shape[1] or lam.shape[2:] != shape:
             raise ValueError(f"spectrum must have shape (C_in, C_in, *{shape}), got {lam.shape}")
+        if not np.all(np.isfinite(lam)):
+            raise ValueError("spectrum contains NaN or inf")
         # Lambda_f = sum_s sigma[s] exp(2 pi i f.s / N), sigma[s] = Sigma_xx[n, n + s].
         sigma = fourier._real(np.fft.fftn(lam, axes=fourier._axes(len(shape))), "spectrum")
+        blocks = np.moveaxis(lam.reshape(*lam.shape[:2], -1), -1, 0)
+        if not np.allclose(blocks, np.conj(np.swapaxes(blocks, 1, 2)),
+                           atol=1e-12 * np.abs(blocks).max()):
+            raise ValueError("spectrum must be Hermitian per frequency (Lambda_f = Lambda_f^*)")
+        lowest = np.linalg.eigvalsh(blocks).min()
+        if lowest < -1e-10 * np.abs(blocks).max():
+            raise ValueError(f"spectrum must be positive semidefinite per frequency (it is a "
+                             f"covariance); its smallest eigenvalue is {lowest:.3g}")
         return cls(shape=shape, c_in=lam.shape[0], sxx=block_circulant(sigma / prod(shape)),
                    syx=syx, syy=syy)
 
@@ -208,15 +218,17 @@ class Modes:
 
     def dominant_frequencies(self) -> list[tuple[int, ...]]:
         """``f*_a``, each the canonical member of its conjugate pair (ties: first in order)."""
-        weights = self.frequency_weights().reshape(len(self.s), -1)
-        return [fourier.canonical(np.unravel_index(np.argmax(w), self.shape), self.shape)
+        weights = self.frequency_weights().reshape(len(self.s), prod(self.shape))
+        # ties (equal up to rounding, 1e-9 relative) go to the first frequency in flat order
+        return [fourier.canonical(np.unravel_index(np.argmax(w >= (1 - 1e-9) * w.max()),
+                                                   self.shape), self.shape)
                 for w in weights]
 
     def mismatch(self) -> np.ndarray:
         """``sqrt(N) |v_hat_a[f*_a]|`` in ``[1, sqrt(N)]``: the CNN's speed-up over the fully
         connected network in discovering mode ``a`` (THEORY.md R3)."""
-        weights = self.frequency_weights().reshape(len(self.s), -1)
-        return np.sqrt(weights.shape[1]) * weights.max(axis=1)
+        weights = self.frequency_weights().reshape(len(self.s), prod(self.shape))
+        return np.sqrt(weights.shape[1]) * weights.max(axis=1, initial=0.0)
 
 
 def targets_from_labels(y, n_samples: int, n_out: int | None = None) -> np.ndarray:
@@ -225,6 +237,9 @@ def targets_from_labels(y, n_samples: int, n_out: int | None = None) -> np.ndarr
     if y.shape[:1] != (n_samples,):
         raise ValueError(f"y must have P = {n_samples} rows like x, got shape {y.shape}")
     if y.ndim == 2:
+        if n_out is not None and y.shape[1] != n_out:
+            raise ValueError(f"target vectors y have N_o = {y.shape[1]} columns, but "
+                             f"n_out = {n_out}")
         return _finite_array("y", y)
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
         raise ValueError("y must be class indices (integer array of shape (P,)) or target "
@@ -243,6 +258,8 @@ def zca_whiten(x, eps: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     ``Sigma_xx + eps I`` in place of ``Sigma_xx`` when ``eps > 0``.
     """
     x = _finite_array("x", x)
+    if not (np.isfinite(eps) and eps >= 0):
+        raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
     flat = x.reshape(len(x), -1)
     lam, q = np.linalg.eigh(flat.T @ flat / len(x) + eps * np.eye(flat.shape[1]))
     if lam[0] <= 1e-12 * lam[-1]:
@@ -257,12 +274,12 @@ def grating(shape, frequency, phase: float = 0.0) -> np.ndarray:
     """Unit-norm sinusoidal grating ``cos(2 pi f.n / N + phase)``: a texture whose spectrum
     sits on the conjugate pair ``+-f``."""
     shape = _size_tuple("shape", shape)
-    freq = np.asarray(frequency, dtype=float).reshape(-1)
-    if freq.shape != (len(shape),):
-        raise ValueError(f"frequency must have {len(shape)} entries, got {frequency!r}")
+    freq = _point("frequency", frequency, len(shape))
+    if np.any(freq != np.round(freq)):
+        raise ValueError(f"frequency must be integers (a DFT frequency index), got {frequency!r}")
     n = np.indices(shape)
     pattern = np.cos(2 * np.pi * np.tensordot(freq / np.array(shape), n, axes=1) + phase)
-    return _unit("grating", pattern)
+    return _unit("grating", pattern, floor=1e-10 * np.sqrt(pattern.size))
 
 
 def blob(shape, center, width: float) -> np.ndarray:
@@ -271,17 +288,24 @@ def blob(shape, center, width: float) -> np.ndarray:
     shape = _size_tuple("shape", shape)
     if not width > 0:
         raise ValueError(f"width must be > 0, got {width!r}")
-    center = np.asarray(center, dtype=float).reshape(-1)
-    if center.shape != (len(shape),):
-        raise ValueError(f"center must have {len(shape)} entries, got {center!r}")
+    center = _point("center", center, len(shape))
     dist2 = sum(np.minimum(np.abs(g - c) % n, n - np.abs(g - c) % n) ** 2
                 for g, c, n in zip(np.indices(shape), center, shape, strict=True))
     return _unit("blob", np.exp(-dist2 / (2 * width**2)))
 
 
-def _unit(name: str, pattern: np.ndarray) -> np.ndarray:
+def _point(name: str, value, d: int) -> np.ndarray:
+    point = np.asarray(value, dtype=float).reshape(-1)
+    if point.shape != (d,):
+        raise ValueError(f"{name} must have {d} entries, got {value!r}")
+    if not np.all(np.isfinite(point)):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return point
+
+
+def _unit(name: str, pattern: np.ndarray, floor: float = 0.0) -> np.ndarray:
     norm = np.linalg.norm(pattern)
-    if norm == 0:
+    if norm <= floor:
         raise ValueError(f"{name} vanishes identically for these arguments")
     return pattern / norm
 

@@ -6,16 +6,8 @@ from hypothesis import given
 
 from symcnn import LinearCNN, fourier
 from symcnn.fourier import SpectralLayers
+from tests.reference import dft_matrix
 from tests.strategies import models, seeds
-
-
-def dft_matrix(shape) -> np.ndarray:
-    """``U[f, n] = N^(-1/2) exp(-2 pi i f.n / N)``, row-major over pixels."""
-    u = np.ones((1, 1))
-    for n in shape:
-        k = np.arange(n)
-        u = np.kron(u, np.exp(-2j * np.pi * np.outer(k, k) / n) / np.sqrt(n))
-    return u
 
 
 @given(models(), seeds)

@@ -112,8 +112,25 @@ class SpectralLayers:
     def weight_gradient(self, a_hat: np.ndarray, b_hat: np.ndarray) -> np.ndarray:
         """``g[c, c', p] = sum_{b, n} a[b, c, n] b[b, c', n + lag(p)]``: ``dL/dw`` of a layer
         whose output sees the row gradient ``a`` and whose input is ``b``."""
-        corr = self.irfft(np.einsum("bc...,bd...->cd...", np.conj(a_hat), b_hat))
-        return corr[(slice(None), slice(None), *self.lags)]
+        if a_hat.size <= b_hat.size:  # conjugate the smaller operand: conj(a) b
+            product = np.einsum("bc...,bd...->cd...", np.conj(a_hat), b_hat)
+        else:
+            product = np.conj(np.einsum("bc...,bd...->cd...", a_hat, np.conj(b_hat)))
+        return self.irfft(product)[(slice(None), slice(None), *self.lags)]
+
+    def backward(self, params) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Kernel half-spectra, and the rows ``W K_depth .. K_{l+1}`` as half-spectra for
+        ``l = depth, ..., 0`` (first ``W``, last ``M``), from checked ``params``."""
+        *kernels, w_out = params
+        k_hats = [self.kernel(w) for w in kernels]
+        rows = [self.rfft(w_out)]
+        for k in reversed(k_hats):
+            rows.append(self.adjoint(k, rows[-1]))
+        return k_hats, rows
+
+    def end_to_end(self, rows: list[np.ndarray]) -> np.ndarray:
+        """``M`` (``N_o x D``) from the rows of :meth:`backward`."""
+        return self.irfft(rows[-1]).reshape(len(rows[-1]), -1)
 
 
 def hermitian_svd(a_hat: np.ndarray, shape: tuple[int, ...]):

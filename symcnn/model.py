@@ -24,6 +24,7 @@ against these.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from math import prod
 
 import numpy as np
@@ -163,11 +164,15 @@ class LinearCNN:
         return m
 
 
+@lru_cache(maxsize=8)
 def difference_index(shape: tuple[int, ...]) -> np.ndarray:
-    """Flat index of ``(m - n) mod N`` (per dimension) for flat pixel indices ``n, m``."""
+    """Flat index of ``(m - n) mod N`` (per dimension) for flat pixel indices ``n, m``
+    (cached, read-only)."""
     grids = np.indices(shape).reshape(len(shape), -1)
     diff = (grids[:, None, :] - grids[:, :, None]) % np.array(shape)[:, None, None]
-    return np.ravel_multi_index(tuple(diff), shape)
+    index = np.ravel_multi_index(tuple(diff), shape)
+    index.setflags(write=False)
+    return index
 
 
 def block_circulant(sigma: np.ndarray) -> np.ndarray:

@@ -27,7 +27,7 @@ from math import ceil, prod
 import numpy as np
 
 from . import fourier
-from .data import Statistics, targets_from_labels
+from .data import Statistics, _finite_array, targets_from_labels
 from .fourier import SpectralLayers
 from .model import FullyConnected, LinearCNN
 
@@ -130,31 +130,20 @@ class Fast(_OnStatistics):
     def _rows(self, m: np.ndarray) -> np.ndarray:
         return m.reshape(len(m), self.c_in, *self.shape)
 
-    def _backward(self, params) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Kernel half-spectra and the row signals ``W K_depth .. K_{l+1}`` (last: ``M``)."""
-        *kernels, w_out = self.model.check_params(params)
-        k_hats = [self.layers.kernel(w) for w in kernels]
-        rows = [self.layers.rfft(w_out)]
-        for k in reversed(k_hats):
-            rows.append(self.layers.adjoint(k, rows[-1]))
-        return k_hats, rows
-
-    def _residual(self, m_hat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``M``, ``G = M Sigma_xx - Sigma_yx`` and ``rfft(G)`` from ``rfft(M)``."""
+    def _residual_hat(self, m_hat: np.ndarray) -> np.ndarray:
+        """``rfft(G)``, ``G = M Sigma_xx - Sigma_yx``, from ``rfft(M)``."""
+        if self._lambda is not None:
+            return np.einsum("od...,dc...->oc...", m_hat, self._lambda) - self._syx_hat
         m = self.layers.irfft(m_hat).reshape(len(m_hat), -1)
-        if self._lambda is None:
-            g = m @ self.stats.sxx - self.stats.syx
-            return m, g, self.layers.rfft(self._rows(g))
-        g_hat = np.einsum("od...,dc...->oc...", m_hat, self._lambda) - self._syx_hat
-        return m, self.layers.irfft(g_hat).reshape(len(m), -1), g_hat
+        return self.layers.rfft(self._rows(m @ self.stats.sxx - self.stats.syx))
 
     def evaluate(self, params) -> tuple[float, np.ndarray]:
-        m, g, _ = self._residual(self._backward(params)[1][-1])
-        return self.loss(m, g), m
+        m = self.layers.end_to_end(self.layers.backward(self.model.check_params(params))[1])
+        return self.loss(m, m @ self.stats.sxx - self.stats.syx), m
 
     def gradient(self, params) -> tuple[np.ndarray, ...]:
-        k_hats, rows = self._backward(params)
-        signals = [self._residual(rows[-1])[2]]  # G K_1^T .. K_l^T, as rfft rows
+        k_hats, rows = self.layers.backward(self.model.check_params(params))
+        signals = [self._residual_hat(rows[-1])]  # G K_1^T .. K_l^T, as rfft rows
         for k in k_hats:
             signals.append(self.layers.forward(k, signals[-1]))
         d_kernels = [self.layers.weight_gradient(rows[-2 - layer], signals[layer])
@@ -164,16 +153,18 @@ class Fast(_OnStatistics):
 
 class Samples:
     """Gradient of ``L = 1/(2P) sum_mu |y_mu - y_hat(x_mu)|^2`` by forward and backward
-    passes over the samples ``x`` ``(P, C_in, *shape)``; labels as in
-    :meth:`symcnn.data.Statistics.from_samples`."""
+    passes over the samples ``x`` ``(P, C_in, *shape)``; ``y`` class indices (one-hot over
+    the model's ``n_out`` outputs) or target vectors ``(P, N_o)``."""
 
-    def __init__(self, model: LinearCNN, x, y, n_out: int | None = None):
-        self.stats = Statistics.from_samples(x, y, n_out)
-        _check_compatible(model, self.stats)
-        self.model, self.shape, self.c_in = model, self.stats.shape, self.stats.c_in
+    def __init__(self, model: LinearCNN, x, y):
+        x = _finite_array("x", x)
+        if x.shape[1:] != (model.c_in, *model.shape):
+            raise ValueError(f"x must have shape (P, C_in, *shape) = (P, {model.c_in}, "
+                             f"{', '.join(map(str, model.shape))}) for the model, got {x.shape}")
+        self.model, self.shape, self.c_in = model, model.shape, model.c_in
+        self.y = targets_from_labels(y, len(x), model.n_out)
         self.layers = SpectralLayers(model)
-        self.y = targets_from_labels(y, len(x), n_out)
-        self._x_hat = self.layers.rfft(np.asarray(x, dtype=float))
+        self._x_hat = self.layers.rfft(x)
 
     def _forward(self, params):
         """Kernel half-spectra, hidden layers (rfft), last hidden layer and residual."""
@@ -189,7 +180,8 @@ class Samples:
     def evaluate(self, params) -> tuple[float, np.ndarray]:
         params = self.model.check_params(params)
         residual = self._forward(params)[3]
-        return 0.5 * float(np.mean(np.sum(residual**2, axis=1))), self.model.end_to_end(params)
+        m = self.layers.end_to_end(self.layers.backward(params)[1])
+        return 0.5 * float(np.mean(np.sum(residual**2, axis=1))), m
 
     def gradient(self, params) -> tuple[np.ndarray, ...]:
         params = self.model.check_params(params)
@@ -197,8 +189,8 @@ class Samples:
         w_out = params[-1]
         n = len(self.y)
         d_out = (residual.T @ h / n).reshape(w_out.shape)
-        delta = residual @ w_out.reshape(len(w_out), -1)  # dL/dh per sample, times P
-        delta = self.layers.rfft(delta.reshape(n, *w_out.shape[1:]))
+        # dL/dh per sample (times P), as rfft rows: rfft is linear, so transform W only
+        delta = np.tensordot(residual, self.layers.rfft(w_out), axes=1)
         d_kernels = []
         for k, x_hat in zip(reversed(k_hats), reversed(hidden[:-1]), strict=True):
             d_kernels.append(self.layers.weight_gradient(delta, x_hat) / n)
@@ -282,7 +274,8 @@ def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
     report = _Progress(times[-1]) if progress else None
     maps, losses, recorded, t = [], [], [], 0.0
     for t_next in times:
-        theta = _finite(advance(theta, t, t_next))
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence: _finite raises
+            theta = _finite(advance(theta, t, t_next))
         t = t_next
         current = _unpack(model, theta)
         loss, m = engine.evaluate(current)

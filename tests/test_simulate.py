@@ -227,3 +227,13 @@ def test_mismatched_model_and_data_are_refused():
     with pytest.raises(ValueError, match="channels = 1 is too small"):
         init_balanced(LinearCNN(shape=6, c_in=2, n_out=2),
                       aligned_spectrum(white(LinearCNN(shape=6, c_in=2, n_out=2), 0), 0.1))
+
+
+def test_samples_engine_refuses_mismatched_samples():
+    model = LinearCNN(shape=(4, 3), c_in=2, n_out=2)
+    with pytest.raises(ValueError, match=r"= \(P, 2, 4, 3\) for the model"):
+        Samples(model, np.ones((5, 1, 4, 3)), np.zeros(5, dtype=int))
+    with pytest.raises(ValueError, match=r"class indices y must lie in \[0, n_out\) = \[0, 2\)"):
+        Samples(model, np.ones((5, 2, 4, 3)), np.arange(5))
+    with pytest.raises(ValueError, match="x contains NaN"):
+        Samples(model, np.full((5, 2, 4, 3), np.nan), np.zeros(5, dtype=int))

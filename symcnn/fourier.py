@@ -61,11 +61,6 @@ def _real(z: np.ndarray, name: str, rtol: float = 1e-9) -> np.ndarray:
     return z.real
 
 
-def frequencies(shape: tuple[int, ...]) -> np.ndarray:
-    """Frequency indices ``f`` in ``[0, N_i)``: integer array ``(d, *shape)``."""
-    return np.indices(shape)
-
-
 def conjugate(f, shape: tuple[int, ...]) -> tuple[int, ...]:
     """``-f mod N``, the frequency whose spectrum is the conjugate of ``f``'s."""
     return tuple(int(-fi % n) for fi, n in zip(f, shape, strict=True))

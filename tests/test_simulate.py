@@ -12,6 +12,7 @@ from symcnn import (
     LinearCNN,
     Samples,
     Statistics,
+    Trajectory,
     aligned_spectrum,
     fourier,
     init_balanced,
@@ -246,3 +247,17 @@ def test_samples_engine_refuses_mismatched_samples():
         Samples(model, np.ones((5, 2, 4, 3)), np.arange(5))
     with pytest.raises(ValueError, match="x contains NaN"):
         Samples(model, np.full((5, 2, 4, 3), np.nan), np.zeros(5, dtype=int))
+
+
+def test_mode_strengths_and_half_way_times_on_known_curves():
+    """Two modes of a 2 x 3 map: u_1(t) = t rises through 1 at t = 1; u_2(t) = -t/4 reaches
+    half of its target -1 only at t = 2, after the run ends."""
+    modes = Statistics(shape=3, sxx=np.eye(3),
+                       syx=np.array([[2.0, 0, 0], [0, 1.0, 0]])).modes()
+    times = np.linspace(0, 1.5, 4)
+    maps = np.einsum("t,a,oa,ad->tod", times, [1.0, -0.25], modes.u, modes.v.reshape(2, 3))
+    run = Trajectory(times=times, maps=maps, loss=np.zeros(4), final=(), shape=(3,), c_in=1)
+    np.testing.assert_allclose(run.mode_strengths(modes), np.outer(times, [1.0, -0.25]),
+                               atol=1e-15)
+    half = run.half_way_times(modes, np.array([2.0, -1.0]))
+    assert half[0] == pytest.approx(1.0, abs=1e-14) and np.isnan(half[1])

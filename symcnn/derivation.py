@@ -205,5 +205,6 @@ def _entries(expr) -> list:
 def _tex_text(text: str) -> str:
     """Escape LaTeX specials in ``text`` outside ``$...$`` math."""
     parts = re.split(r"(\$[^$]*\$)", text)
-    return "".join(p if p.startswith("$") else re.sub(r"([&%#_{}])", r"\\\1", p)
+    return "".join(p if p.startswith("$") else
+                   re.sub(r"([<>])", r"$\1$", re.sub(r"([&%#_{}])", r"\\\1", p))
                    for p in parts)

@@ -83,6 +83,7 @@ def test_rendering_escapes_text_and_keeps_math():
     assert tex.startswith("\\documentclass{article}") and tex.endswith("\\end{document}\n")
     assert "Two steps \\& a 50\\% check\\_name." in tex
     assert "real samples $x_n$" in tex
+    assert "$<$ 1e-25" in tex  # text-mode < is not in the default OT1 font
     md = example().to_markdown()
     assert md.startswith("# Parseval for the unitary DFT")
     assert "$$ \\left(a + b\\right)^{2} = a^{2} + 2 a b + b^{2} $$" in md

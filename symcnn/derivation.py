@@ -61,8 +61,8 @@ class Derivation:
              **options) -> Step:
         """Check ``lhs = rhs`` and append it; raise :class:`DerivationError` if it fails.
 
-        ``options`` go to the numeric check: ``digits``, ``rtol``, ``points``, ``seed``,
-        ``integers`` (range for integer symbols).
+        ``options`` go to :func:`check_numeric`: ``digits``, ``rtol``, ``points``, ``seed``,
+        ``integers`` (range for integer symbols), ``where``, ``cases``.
         """
         if any(s.name == name for s in self.steps):
             raise ValueError(f"step name {name!r} is already used in {self.title!r}")
@@ -145,22 +145,32 @@ def check_exact(lhs, rhs) -> str:
 
 
 def check_numeric(lhs, rhs, digits: int = MIN_DIGITS, rtol: float = 1e-25, points: int = 4,
-                  seed: int = 0, integers: tuple[int, int] = (2, 7)) -> str:
-    """Compare both sides at ``points`` seeded random points with ``digits`` digits."""
+                  seed: int = 0, integers: tuple[int, int] = (2, 7), where=None,
+                  cases: tuple[dict, ...] = ()) -> str:
+    """Compare both sides at ``points`` seeded random points with ``digits`` digits, plus
+    the given ``cases`` (partial substitutions, the rest drawn).  ``where(values)`` rejects
+    draws outside the statement's hypotheses (e.g. ``k <= N``)."""
     if digits < MIN_DIGITS:
         raise ValueError(f"digits must be >= {MIN_DIGITS} for a numeric check, got {digits}")
     if _shape(lhs) != _shape(rhs):
         return f"shapes differ: {_shape(lhs)} and {_shape(rhs)}"
     rng = random.Random(seed)
     worst = sp.Integer(0)
-    for _ in range(points):
-        values = {s: _draw(s, rng, integers) for s in _scalar_symbols(lhs, rhs)}
+    for case in [{}] * points + list(cases):
+        for _ in range(1000):
+            values = {s: _draw(s, rng, integers) for s in _scalar_symbols(lhs, rhs)}
+            values.update(case)
+            if where is None or where(values):
+                break
+        else:
+            raise ValueError("no draw satisfies the numeric check's `where` condition")
         left, right = _evaluate((lhs, rhs), values, rng, digits)
         for a, b in zip(left, right, strict=True):
             scale = max(abs(a), abs(b), sp.Float(10) ** -(digits // 2))
             worst = max(worst, abs(a - b) / scale)
     if worst < rtol:
-        return (f"verified numerically at {points} random points, {digits} digits, "
+        extra = f" and {len(cases)} given cases" if cases else ""
+        return (f"verified numerically at {points} random points{extra}, {digits} digits, "
                 f"max relative error {float(worst):.1e} < {rtol:g}")
     return f"relative error {float(worst):.3g} >= rtol = {rtol:g}"
 

@@ -11,3 +11,25 @@ def dft_matrix(shape) -> np.ndarray:
         k = np.arange(n)
         u = np.kron(u, np.exp(-2j * np.pi * np.outer(k, k) / n) / np.sqrt(n))
     return u
+
+
+def compile_latex(path) -> None:
+    """Compile ``path`` with pdflatex; a missing pdflatex skips the test with the packages to
+    install, except in CI (``CI`` set), where it fails."""
+    import os
+    import shutil
+    import subprocess
+
+    import pytest
+
+    if shutil.which("pdflatex") is None:
+        if os.environ.get("CI"):
+            pytest.fail("pdflatex is missing in CI: .ci/run must install texlive-latex-base "
+                        "and texlive-latex-recommended")
+        pytest.skip("pdflatex not found: apt-get install texlive-latex-base "
+                    "texlive-latex-recommended")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error",
+                          "-output-directory", str(path.parent), str(path)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-2000:]
+    assert path.with_suffix(".pdf").stat().st_size > 1000

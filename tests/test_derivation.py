@@ -1,7 +1,6 @@
 """The derivation engine: checks that pass and fail, rendering, determinism, pdflatex."""
 
 import os
-import shutil
 import subprocess
 import sys
 
@@ -9,6 +8,7 @@ import pytest
 import sympy as sp
 
 from symcnn.derivation import Derivation, DerivationError
+from tests.reference import compile_latex
 
 a, b = sp.symbols("a b", real=True)
 n, f = sp.symbols("n f", integer=True)
@@ -109,14 +109,4 @@ def test_rendering_is_identical_across_processes():
 
 
 def test_latex_compiles(tmp_path):
-    if shutil.which("pdflatex") is None:
-        if os.environ.get("CI"):
-            pytest.fail("pdflatex is missing in CI: .ci/run must install texlive-latex-base "
-                        "and texlive-latex-recommended")
-        pytest.skip("pdflatex not found: apt-get install texlive-latex-base "
-                    "texlive-latex-recommended")
-    example().write(tmp_path / "d.tex")
-    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "d.tex"],
-                         cwd=tmp_path, capture_output=True, text=True)
-    assert run.returncode == 0, run.stdout[-2000:]
-    assert (tmp_path / "d.pdf").stat().st_size > 1000
+    compile_latex(example().write(tmp_path / "d.tex"))

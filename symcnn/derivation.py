@@ -32,16 +32,20 @@ class DerivationError(AssertionError):
 
 @dataclass(frozen=True)
 class Step:
-    """``lhs = rhs``, why it holds, and how that was checked (filled in by the check)."""
+    """``lhs = rhs``, why it holds, and how that was checked (filled in by the check).
+    ``display``, when given, is the same statement in abstract form (e.g. matrix symbols)
+    shown instead of the checked, explicit one."""
 
     name: str
     lhs: sp.Basic
     rhs: sp.Basic
     justification: str
     verified: str = ""
+    display: tuple | None = None
 
     def latex(self) -> str:
-        return f"{sp.latex(self.lhs)} = {sp.latex(self.rhs)}"
+        lhs, rhs = self.display or (self.lhs, self.rhs)
+        return f"{sp.latex(lhs)} = {sp.latex(rhs)}"
 
 
 @dataclass
@@ -58,7 +62,7 @@ class Derivation:
         self.hypotheses.append(hypothesis)
 
     def step(self, name: str, lhs, rhs, justification: str, check: str = "exact",
-             **options) -> Step:
+             display: tuple | None = None, **options) -> Step:
         """Check ``lhs = rhs`` and append it; raise :class:`DerivationError` if it fails.
 
         ``options`` go to :func:`check_numeric`: ``digits``, ``rtol``, ``points``, ``seed``,
@@ -76,7 +80,10 @@ class Derivation:
         if not verified.startswith("verified"):
             raise DerivationError(f"{self.title}: step {name!r} fails its {check} check: "
                                   f"{verified}")
-        result = Step(name, lhs, rhs, justification, verified)
+        if display is not None:
+            verified += (f" on the explicit {' x '.join(map(str, _shape(lhs)))} form"
+                         if _shape(lhs) else " on the explicit form")
+        result = Step(name, lhs, rhs, justification, verified, display)
         self.steps.append(result)
         return result
 

@@ -143,3 +143,62 @@ def conserved(d: Derivation, n_out: int = 2, channels: int = 2, c_in: int = 2) -
            f"along R2, $\\beta_f^*\\beta_f - \\kappa_f\\kappa_f^*/N$ is constant "
            f"(generic complex matrices, $N_o = {n_out}$, $C = {channels}$, "
            f"$C_{{in}} = {c_in}$)")
+
+
+def _real_matrix(name: str, rows: int, cols: int, symmetric: bool = False) -> sp.Matrix:
+    def entry(i, j):
+        i, j = (min(i, j), max(i, j)) if symmetric else (i, j)
+        return sp.Symbol(f"{name}_{i}{j}", real=True)
+    return sp.Matrix(rows, cols, entry)
+
+
+def fully_connected(n_in: int = 3, hidden: int = 2, n_out: int = 2,
+                    samples: int = 2) -> Derivation:
+    """Gradient flow of ``y_hat = W_2 W_1 x`` (Saxe et al.) by ``sympy.diff`` of the loss, for
+    generic matrices of the given sizes."""
+    d = Derivation(
+        "Fully connected linear network: gradient flow",
+        "Two-layer linear network $\\hat y = W_2 W_1 x$, loss $L = \\frac{1}{2P}\\sum_\\mu "
+        "\\lVert y_\\mu - W_2 W_1 x_\\mu\\rVert^2$, gradient flow $\\tau\\dot W_i = "
+        "-\\partial L/\\partial W_i$.")
+    d.assume(f"generic real matrices: $D = {n_in}$ inputs, $H = {hidden}$ hidden units, "
+             f"$N_o = {n_out}$ outputs, $P = {samples}$ samples (the identities are polynomial, "
+             "so generic entries prove them for these sizes)")
+    w1, w2 = _real_matrix("W1", hidden, n_in), _real_matrix("W2", n_out, hidden)
+    xs = [_real_matrix(f"x{mu}", n_in, 1) for mu in range(samples)]
+    ys = [_real_matrix(f"y{mu}", n_out, 1) for mu in range(samples)]
+    sxx = sum((v * v.T for v in xs), sp.zeros(n_in, n_in)) / samples
+    syx = sum((y * v.T for y, v in zip(ys, xs, strict=True)), sp.zeros(n_out, n_in)) / samples
+    syy = sum((y.T * y)[0] for y in ys) / samples
+    m = w2 * w1
+    loss = sum(((y - m * v).T * (y - m * v))[0] for y, v in zip(ys, xs, strict=True)) / (
+        2 * samples)
+    big = {name: sp.MatrixSymbol(name, *shape) for name, shape in (
+        ("W_1", (hidden, n_in)), ("W_2", (n_out, hidden)), ("Sigma_xx", (n_in, n_in)),
+        ("Sigma_yx", (n_out, n_in)))}
+    big_m = big["W_2"] * big["W_1"]
+    big_error = big["Sigma_yx"] - big_m * big["Sigma_xx"]
+    d.step("loss through the statistics", loss,
+           (m * sxx * m.T).trace() / 2 - (m * syx.T).trace() + syy / 2,
+           "expand the square, with $\\Sigma_{xx} = \\langle x x^T\\rangle$, "
+           "$\\Sigma_{yx} = \\langle y x^T\\rangle$, $\\Sigma_{yy} = \\langle y^T y\\rangle$",
+           display=(sp.Symbol("L"), sp.trace(big_m * big["Sigma_xx"] * big_m.T) / 2
+                    - sp.trace(big_m * big["Sigma_yx"].T)
+                    + sp.Symbol("Sigma_yy") / 2))
+    sxx_s = _real_matrix("Sxx", n_in, n_in, symmetric=True)
+    syx_s = _real_matrix("Syx", n_out, n_in)
+    loss_s = (m * sxx_s * m.T).trace() / 2 - (m * syx_s.T).trace()
+    error = syx_s - m * sxx_s
+    d.step("gradient of W1", -loss_s.diff(w1), w2.T * error,
+           "$-\\partial L/\\partial W_1$, differentiating entry by entry",
+           display=(sp.Symbol(r"\tau \dot{W}_1"), big["W_2"].T * big_error))
+    d.step("gradient of W2", -loss_s.diff(w2), error * w1.T,
+           "$-\\partial L/\\partial W_2$, differentiating entry by entry",
+           display=(sp.Symbol(r"\tau \dot{W}_2"), big_error * big["W_1"].T))
+    w1_dot, w2_dot = w2.T * error, error * w1.T
+    d.step("conserved quantity",
+           w1_dot * w1.T + w1 * w1_dot.T - w2_dot.T * w2 - w2.T * w2_dot,
+           sp.zeros(hidden, hidden), "the balance $W_1 W_1^T - W_2^T W_2$ is conserved",
+           display=(sp.Symbol(r"\frac{d}{dt}\left(W_1 W_1^T - W_2^T W_2\right)"),
+                    sp.Integer(0)))
+    return d

@@ -4,6 +4,7 @@ rewrites them) and compile."""
 
 import os
 import shutil
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -14,17 +15,20 @@ from symcnn.derivation import Derivation, DerivationError
 from tests.reference import compile_latex
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "derivations"
-NAMES = {"correlation": "cnn_fourier", "convolution": "cnn_fourier_convolution"}
+DOCUMENTS = {"cnn_fourier": lambda: r.cnn_fourier("correlation"),
+             "cnn_fourier_convolution": lambda: r.cnn_fourier("convolution"),
+             "fully_connected": r.fully_connected}
 
 
-@pytest.fixture(scope="module", params=list(NAMES))
-def derivation(request):
-    return request.param, r.cnn_fourier(request.param)
+@cache
+def build(name: str) -> Derivation:
+    return DOCUMENTS[name]()
 
 
-def test_every_step_is_verified(derivation):
-    _, d = derivation
-    assert len(d.steps) == 10
+@pytest.mark.parametrize("name", DOCUMENTS)
+def test_every_step_is_verified(name):
+    d = build(name)
+    assert len(d.steps) == (4 if name == "fully_connected" else 10)
     assert all(s.verified.startswith("verified") for s in d.steps)
 
 
@@ -57,11 +61,21 @@ def test_mutated_steps_fail(name, lhs_rhs):
                                      where=within, cases=({r.f: 1, r.g: 1},))
 
 
-def test_documents_are_current_and_compile(derivation, tmp_path):
-    convention, d = derivation
+def test_wrong_fully_connected_gradient_fails():
+    w1, w2 = r._real_matrix("W1", 2, 3), r._real_matrix("W2", 2, 2)
+    sxx, syx = r._real_matrix("Sxx", 3, 3, symmetric=True), r._real_matrix("Syx", 2, 3)
+    loss = (w2 * w1 * sxx * w1.T * w2.T).trace() / 2 - (w2 * w1 * syx.T).trace()
+    with pytest.raises(DerivationError, match="step 'no transpose' fails its exact check"):
+        Derivation("m").step("no transpose", -loss.diff(w1),
+                             w2 * (syx - w2 * w1 * sxx), "wrong on purpose")
+
+
+@pytest.mark.parametrize("name", DOCUMENTS)
+def test_documents_are_current_and_compile(name, tmp_path):
+    d = build(name)
     for suffix, render in ((".tex", d.to_latex), (".md", d.to_markdown)):
-        path = DOCS / f"{NAMES[convention]}{suffix}"
+        path = DOCS / f"{name}{suffix}"
         if os.environ.get("SYMCNN_UPDATE_DOCS"):
             d.write(path)
-        assert path.read_text() == render(), f"{path} is stale: run derivations/cnn_fourier.py"
-    compile_latex(Path(shutil.copy(DOCS / f"{NAMES[convention]}.tex", tmp_path)))
+        assert path.read_text() == render(), f"{path} is stale: run the derivations/ scripts"
+    compile_latex(Path(shutil.copy(DOCS / f"{name}.tex", tmp_path)))

@@ -1,14 +1,16 @@
 """Command line: ``symcnn simulate`` trains a zoo setup and summarises what it learned;
-``symcnn zoo`` lists the setups."""
+``symcnn derive`` derives, checks and prints a gradient flow; ``symcnn zoo`` lists the
+setups."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
-from . import __version__, zoo
+from . import __version__, reduction, zoo
 from .simulate import Dense, Fast, Samples, Trajectory, init_random, train
 
 ENGINES = {"fast": Fast, "dense": Dense, "samples": Samples}
@@ -32,12 +34,35 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--rows", type=int, default=11, help="rows of the printed table")
     sim.add_argument("--plot", metavar="FILE", help="save learning curves (needs matplotlib)")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    der = commands.add_parser("derive", help="derive and check a gradient flow, print it")
+    der.add_argument("derivation", choices=list(DERIVATIONS))
+    der.add_argument("--convention", default="correlation",
+                     choices=["correlation", "convolution"], help="for cnn-fourier")
+    der.add_argument("--format", default="markdown", choices=["latex", "markdown"])
+    der.add_argument("--out", metavar="FILE", help="write here instead of standard output")
     args = parser.parse_args(argv)
     if args.command == "zoo":
         for name in zoo.names():
             print(f"{name:24s} {zoo.get(name).description}")
         return 0
+    if args.command == "derive":
+        return derive(args)
     return simulate(args)
+
+
+DERIVATIONS = {"fully-connected": lambda args: reduction.fully_connected(),
+               "cnn-fourier": lambda args: reduction.cnn_fourier(args.convention)}
+
+
+def derive(args: argparse.Namespace) -> int:
+    derivation = DERIVATIONS[args.derivation](args)
+    text = derivation.to_latex() if args.format == "latex" else derivation.to_markdown()
+    if args.out:
+        Path(args.out).write_text(text)
+        print(f"{len(derivation.steps)} steps verified; written to {args.out}")
+    else:
+        print(text, end="")
+    return 0
 
 
 def simulate(args: argparse.Namespace) -> int:

@@ -59,3 +59,14 @@ def test_plot_is_written_or_the_extra_is_named(tmp_path, capsys):
     else:
         assert main(args) == 0
         assert path.stat().st_size > 1000
+
+
+def test_derive_prints_and_writes_the_derivation(capsys, tmp_path):
+    from symcnn.reduction import fully_connected
+
+    assert main(["derive", "fully-connected"]) == 0
+    assert capsys.readouterr().out == fully_connected().to_markdown()
+    out = tmp_path / "fc.tex"
+    assert main(["derive", "fully-connected", "--format", "latex", "--out", str(out)]) == 0
+    assert out.read_text() == fully_connected().to_latex()
+    assert "4 steps verified" in capsys.readouterr().out

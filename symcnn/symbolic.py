@@ -222,15 +222,35 @@ class PixelFlow:
                      for r in self.rhs)
 
 
-def gradient_flow(model: Model, stats: Statistics | None = None, tau=1) -> PixelFlow:
+def _statistics(model: Model, stats) -> tuple[sp.Matrix, sp.Matrix]:
+    """``(Sigma_xx, Sigma_yx)`` from ``stats`` (see :func:`gradient_flow`), sizes checked."""
+    if stats is None:
+        return statistics_symbols(model.n_in, model.n_out)
+    if isinstance(stats, Statistics):
+        sxx, syx = statistics_matrices(stats)
+    else:
+        sxx, syx = map(sp.Matrix, stats)
+    want = {"Sigma_xx": (model.n_in, model.n_in), "Sigma_yx": (model.n_out, model.n_in)}
+    for (name, shape), matrix in zip(want.items(), (sxx, syx), strict=True):
+        if matrix.shape != shape:
+            raise ValueError(f"stats: {name} must have shape {shape} for this model "
+                             f"(D = {model.n_in}, N_o = {model.n_out}), got {matrix.shape}")
+    if sxx != sxx.T:
+        raise ValueError("stats: Sigma_xx must be symmetric")
+    return sxx, syx
+
+
+def gradient_flow(model: Model, stats=None, tau=1) -> PixelFlow:
     """Derive ``tau dtheta/dt = -dL/dtheta`` for ``model``.
 
     Parameters
     ----------
     model : LinearCNN or FullyConnected
-    stats : Statistics, optional
-        Numeric ``Sigma_xx``, ``Sigma_yx`` (taken as exact rationals); ``None`` for generic
-        symbols ``Sxx_i_j`` (symmetric) and ``Syx_o_j``.
+    stats : Statistics, pair of sympy matrices, or None
+        Numeric ``Sigma_xx``, ``Sigma_yx`` (taken as exact rationals); or the matrices
+        ``(Sigma_xx, Sigma_yx)`` themselves (any symmetric sympy entries, e.g. a symbolic
+        block-circulant ``Sigma_xx``); ``None`` for generic symbols ``Sxx_i_j`` (symmetric)
+        and ``Syx_o_j``.
     tau : number or sympy expression
         The time constant.
 
@@ -241,13 +261,7 @@ def gradient_flow(model: Model, stats: Statistics | None = None, tau=1) -> Pixel
         ``G = dL/dM`` comes from ``sympy.diff`` of the loss and ``dM/dtheta`` from
         ``sympy.diff`` of the end-to-end entries.
     """
-    if stats is None:
-        sxx, syx = statistics_symbols(model.n_in, model.n_out)
-    else:
-        if stats.n_in != model.n_in or stats.n_out != model.n_out:
-            raise ValueError(f"stats have D = {stats.n_in}, N_o = {stats.n_out}; the model "
-                             f"needs D = {model.n_in}, N_o = {model.n_out}")
-        sxx, syx = statistics_matrices(stats)
+    sxx, syx = _statistics(model, stats)
     tau = sp.sympify(tau)
     params = weight_symbols(model)
     generic, g_generic = loss_gradient(sxx, syx)

@@ -1,8 +1,8 @@
 """Derivations that check themselves: an ordered list of steps, each a SymPy statement
 ``lhs = rhs`` with a one-line justification and a check that runs when the step is added.
 
-- ``check="exact"``: ``lhs == rhs`` structurally, or ``simplify(lhs - rhs) == 0`` (entrywise
-  for matrices).
+- ``check="exact"``: ``lhs == rhs`` structurally, or ``lhs - rhs`` expands or simplifies to
+  0 (entrywise for matrices).
 - ``check="numeric"``: both sides at seeded random points in mpmath at ``digits`` (>= 30)
   significant digits, relative error below ``rtol`` (default ``1e-25``).  Integer symbols
   (e.g. a symbolic ``N``) get small integers, so finite sums can be carried out with
@@ -140,12 +140,16 @@ class Derivation:
 
 
 def check_exact(lhs, rhs) -> str:
-    """``'verified ...'`` if ``lhs == rhs`` structurally or ``simplify(lhs - rhs) == 0``."""
+    """``'verified ...'`` if ``lhs == rhs`` structurally, or ``lhs - rhs`` expands (cheap, for
+    polynomials) or else simplifies to 0."""
     if lhs == rhs:
         return "verified exactly (structurally equal)"
     if _shape(lhs) != _shape(rhs):
         return f"shapes differ: {_shape(lhs)} and {_shape(rhs)}"
-    nonzero = [r for r in map(sp.simplify, _entries(lhs - rhs)) if r != 0]
+    nonzero = [r for r in _entries(lhs - rhs) if r != 0 and sp.expand(r) != 0]
+    if not nonzero:
+        return "verified exactly (the difference expands to 0)"
+    nonzero = [r for r in map(sp.simplify, nonzero) if r != 0]
     if not nonzero:
         return "verified exactly (the difference simplifies to 0)"
     return f"the difference simplifies to {nonzero[0]} (not 0)"

@@ -5,15 +5,23 @@ Structure first: a convolution layer is ``K = sum_p kron(w[:, :, p], S_p)`` with
 (permutation) matrices ``S_p[n, m] = 1`` iff ``m = (n + lag(p)) mod N`` (in 2-D the
 Kronecker product of the 1-D shifts), and ``M = W K_depth ... K_1`` (``W_2 W_1`` for the
 fully connected network).  The loss is ``L = 1/2 tr(M Sigma_xx M^T) - tr(M Sigma_yx^T)``.
-Its gradient in ``M`` is derived once by ``sympy.diff`` on generic entries ``M_o_j`` and
-checked to equal ``G = M Sigma_xx - Sigma_yx``; then the chain rule
-``dL/dtheta = sum_{o, j} G[o, j] dM[o, j]/dtheta`` differentiates only the sparse,
-multilinear entries of the end-to-end ``M``.  Gradient flow: ``tau dtheta/dt = -dL/dtheta``.
-Entries stay sums of products: nothing large is expanded or simplified.
+Three checked steps (:class:`~symcnn.derivation.Derivation`):
+
+1. *end-to-end map*: ``M`` from the shift structure equals ``d y_hat / dx`` of the layers'
+   index definition ``h[c, n] = sum_{c', p} w[c, c', p] x[c', (n + lag(p)) mod N]``;
+2. *gradient in M*: ``dL/dM``, differentiated on generic entries ``M_o_j``, equals
+   ``G = M Sigma_xx - Sigma_yx``;
+3. *chain rule*: ``tau dtheta/dt = -sum_{o, j} G[o, j] dM[o, j]/dtheta``, with ``dM/dtheta``
+   differentiated in SymPy's polynomial ring, equals ``-d/dt L(theta_0 + t v)`` exactly at
+   random rational points and directions.
+
+Entries stay sums of products in the parameters and the symbols ``G_o_j``: nothing large is
+expanded or simplified.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -22,6 +30,7 @@ import sympy as sp
 from sympy.polys.rings import ring
 
 from .data import Statistics
+from .derivation import Derivation
 from .model import FullyConnected, LinearCNN
 
 Model = LinearCNN | FullyConnected
@@ -125,88 +134,130 @@ def statistics_matrices(stats: Statistics) -> tuple[sp.Matrix, sp.Matrix]:
                  for a in (stats.sxx, stats.syx))
 
 
-def _loss(m: sp.Matrix, sxx: sp.Matrix, syx: sp.Matrix) -> sp.Expr:
+def _loss(m, sxx, syx, total=lambda terms: sp.Add(*terms)):
     """``L = 1/2 tr(M Sigma_xx M^T) - tr(M Sigma_yx^T)`` as ``sum_{o, j} M[o, j] ((M
-    Sigma_xx)[o, j] / 2 - Sigma_yx[o, j])`` (up to the constant ``<|y|^2> / 2``)."""
-    msxx = m * sxx
-    return sp.Add(*[m[o, j] * (msxx[o, j] / 2 - syx[o, j])
-                    for o in range(m.rows) for j in range(m.cols)])
+    Sigma_xx)[o, j] / 2 - Sigma_yx[o, j])`` (up to the constant ``<|y|^2> / 2``), for
+    entries that are sympy expressions or polynomial-ring elements (``total`` sums)."""
+    rows, cols = syx.shape
+    return total([m[o, j] * (total([m[o, i] * sxx[i, j] for i in range(cols)]) / 2
+                             - syx[o, j]) for o in range(rows) for j in range(cols)])
 
 
 def loss_gradient(sxx: sp.Matrix, syx: sp.Matrix) -> tuple[sp.Matrix, sp.Matrix]:
-    """``(M, dL/dM)`` for generic symbols ``M_o_j``, by ``sympy.diff`` of the loss.
-
-    Raises ``AssertionError`` unless the result equals ``G = M Sigma_xx - Sigma_yx``
-    exactly (``simplify`` of each entry of the difference is 0).
-    """
+    """``(M, dL/dM)`` for generic symbols ``M_o_j``, differentiating the loss in SymPy's
+    sparse polynomial ring (exact, and fast for large ``D``)."""
     generic = sp.Matrix(syx.rows, syx.cols, lambda o, j: sp.Symbol(f"M_{o}_{j}", real=True))
-    # The loss is a polynomial in the M_o_j (and the statistics symbols): differentiate it
-    # in sympy's sparse polynomial ring (exact, and fast for large D).
     stat_symbols = sorted(sxx.free_symbols | syx.free_symbols, key=str)
     _, *gens = ring([*generic, *stat_symbols], sp.QQ)
     loss = gens[0].ring(_loss(generic, sxx, syx))
-    g = sp.Matrix(generic.rows, generic.cols,
-                  [loss.diff(x).as_expr() for x in gens[:len(generic)]])
-    difference = g - (generic * sxx - syx)
-    if not all(e == 0 or sp.simplify(e) == 0 for e in difference):
-        raise AssertionError("dL/dM differs from M Sigma_xx - Sigma_yx")
-    return generic, g
+    return generic, sp.Matrix(generic.rows, generic.cols,
+                              [loss.diff(x).as_expr() for x in gens[:len(generic)]])
+
+
+def describe(model: Model) -> str:
+    """A one-line description of ``model`` for titles."""
+    if isinstance(model, FullyConnected):
+        return (f"fully connected, $D = {model.n_in}$, $H = {model.hidden}$, "
+                f"$N_o = {model.n_out}$")
+    size = "\\times".join(map(str, model.shape))
+    kernel = "\\times".join(map(str, model.kernel))
+    return (f"linear CNN ({model.convention}), ${size}$ image, ${kernel}$ kernel, "
+            f"$C_{{in}} = {model.c_in}$, $C = {model.channels}$, $N_o = {model.n_out}$, "
+            f"depth {model.depth}")
+
+
+def _defined_output(model: Model, params, x: np.ndarray) -> list[sp.Expr]:
+    """``y_hat`` straight from the definition: ``h[c, n] = sum_{c', p} w[c, c', p]
+    x[c', (n + lag(p)) mod N]`` per layer, ``y_hat[o] = sum_{c, n} W[o, c, n] h[c, n]``."""
+    if isinstance(model, FullyConnected):
+        w1, w2 = params
+        hidden = [sp.Add(*(w1[i] * x)) for i in range(model.hidden)]
+        return [sp.Add(*[w2[o, i] * hidden[i] for i in range(model.hidden)])
+                for o in range(model.n_out)]
+    sign = 1 if model.convention == "correlation" else -1
+    *kernels, w_out = params
+    h = x
+    for w in kernels:
+        new = np.empty((w.shape[0], *model.shape), dtype=object)
+        for c, *n in np.ndindex(*new.shape):
+            new[(c, *n)] = sp.Add(*[
+                w[(c, c2, *q)] * h[(c2, *[(ni + sign * (qi - oi)) % size for ni, qi, oi, size
+                                           in zip(n, q, model.offset, model.shape, strict=True)])]
+                for c2 in range(w.shape[1]) for q in np.ndindex(*model.kernel)])
+        h = new
+    return [sp.Add(*(w_out[o] * h).ravel()) for o in range(model.n_out)]
+
+
+def _random_rational(rng: random.Random) -> sp.Rational:
+    return sp.Rational(rng.randint(-10**6, 10**6), 10**6)
 
 
 @dataclass(frozen=True, eq=False)
 class PixelFlow:
-    """``tau dtheta/dt = rhs = -dL/dtheta / tau`` in pixel space.
+    """``tau dtheta/dt = -dL/dtheta = -sum_{o, j} G[o, j] dM[o, j]/dtheta`` in pixel space,
+    with ``G = dL/dM = M Sigma_xx - Sigma_yx`` at the network's ``M``.
 
     Attributes
     ----------
     model : LinearCNN or FullyConnected
     params : tuple of object arrays
         The parameter symbols, shaped like ``model.param_shapes()``.
-    rhs : tuple of object arrays
-        ``-dL/dtheta / tau`` per parameter, sums of products of ``G`` and ``dM/dtheta``.
     m : sympy Matrix
-        The end-to-end map ``M`` (``N_o x D``).
-    g : sympy Matrix
-        ``G = dL/dM`` derived on generic ``M`` (checked ``= M Sigma_xx - Sigma_yx``).
-    g_network : tuple of sympy expressions
-        ``G`` at the network's ``M`` (row-major), the factors shared by ``rhs``.
+        The end-to-end map ``M`` (``N_o x D``), multilinear in the parameters.
+    generic, g : sympy Matrix
+        Generic symbols ``M_o_j`` and ``dL/dM`` derived in them.
+    g_symbols, g_network : sympy Matrix
+        Symbols ``G_o_j`` and their values ``dL/dM`` at the network's ``M``.
+    rhs_g : tuple of object arrays
+        ``tau dtheta/dt`` in the parameters and the symbols ``G_o_j`` (compact).
     sxx, syx : sympy Matrix
-        The statistics used (exact rationals, or symbols ``Sxx_i_j``, ``Syx_o_j``).
+        The statistics used (exact rationals, or symbols).
+    tau : sympy expression
+    derivation : Derivation
+        The checked steps.
     """
 
     model: Model
     params: tuple[np.ndarray, ...]
-    rhs: tuple[np.ndarray, ...]
     m: sp.Matrix
+    generic: sp.Matrix
     g: sp.Matrix
+    g_symbols: sp.Matrix
+    g_network: sp.Matrix
+    rhs_g: tuple[np.ndarray, ...]
     sxx: sp.Matrix
     syx: sp.Matrix
-    tau: sp.Expr = field(default=sp.Integer(1))
-    g_network: tuple[sp.Expr, ...] = field(default=(), repr=False)
+    tau: sp.Expr
+    derivation: Derivation = field(repr=False)
+
+    @cached_property
+    def rhs(self) -> tuple[np.ndarray, ...]:
+        """``tau dtheta/dt`` in the parameters and statistics alone (``G`` substituted)."""
+        values = dict(zip(self.g_symbols, self.g_network, strict=True))
+        return tuple(_map(lambda e: e.xreplace(values), r) for r in self.rhs_g)
 
     @cached_property
     def loss(self) -> sp.Expr:
-        """``L = 1/2 tr(M Sigma_xx M^T) - tr(M Sigma_yx^T)`` at the network's ``M``
-        (up to ``<|y|^2>/2``), unexpanded."""
+        """``L`` at the network's ``M`` (up to ``<|y|^2>/2``), unexpanded."""
         return _loss(self.m, self.sxx, self.syx)
 
-    def _cse(self, exprs):
-        """Common subexpressions for ``lambdify``: the entries of ``G`` at the network."""
-        names = sp.numbered_symbols("G_")
-        replacements = [(next(names), e) for e in self.g_network if e != 0]
-        back = {e: s for s, e in replacements}
-        return replacements, [e.xreplace(back) for e in exprs]
-
     @cached_property
-    def _function(self):
+    def _functions(self):
+        if self.sxx.free_symbols | self.syx.free_symbols | self.tau.free_symbols:
+            raise ValueError("numeric() needs numeric statistics and tau; call "
+                             "gradient_flow with a Statistics")
         symbols = [s for p in self.params for s in p.ravel()]
-        exprs = [e for r in self.rhs for e in r.ravel()]
-        return sp.lambdify(symbols, exprs, modules="numpy", cse=self._cse)
+        return (sp.lambdify(symbols, list(self.m), modules="numpy"),
+                sp.lambdify(list(self.generic), list(self.g), modules="numpy"),
+                sp.lambdify(symbols + list(self.g_symbols),
+                            [e for r in self.rhs_g for e in r.ravel()], modules="numpy"))
 
     def numeric(self, values) -> tuple[np.ndarray, ...]:
-        """``rhs`` at numeric parameters ``values`` (arrays shaped like ``params``), as
-        float arrays; needs numeric statistics (substitute symbolic ones first)."""
-        flat = self._function(*[float(v) for p in values for v in np.ravel(p)])
+        """``tau dtheta/dt`` at numeric parameters ``values`` (arrays shaped like
+        ``params``), as float arrays: ``M``, then ``G``, then the right-hand sides."""
+        m_of, g_of, rhs_of = self._functions
+        theta = [float(v) for p in values for v in np.ravel(p)]
+        flat = rhs_of(*theta, *g_of(*m_of(*theta)))
         out, start = [], 0
         for p in self.params:
             out.append(np.array(flat[start:start + p.size], dtype=float).reshape(p.shape))
@@ -218,8 +269,42 @@ class PixelFlow:
         sxx, syx = statistics_matrices(stats)
         values = {s: v for s, v in zip(self.sxx, sxx, strict=True) if s.is_Symbol}
         values |= {s: v for s, v in zip(self.syx, syx, strict=True) if s.is_Symbol}
-        return tuple(np.vectorize(lambda e: e.xreplace(values), otypes=[object])(r)
-                     for r in self.rhs)
+        return tuple(_map(lambda e: e.xreplace(values), r) for r in self.rhs)
+
+    def directional_derivatives(self, points: int, seed: int) -> tuple[sp.Matrix, sp.Matrix]:
+        """Exact ``d/dt L(theta_0 + t v)`` at ``t = 0`` and ``-tau (dtheta/dt) . v`` at
+        seeded random rational points ``theta_0`` (statistics and ``tau`` drawn too if
+        symbolic) along ``points`` random directions ``v``, then one coordinate direction
+        per parameter array.  Equal exactly iff the chain rule was carried out right."""
+        rng = random.Random(seed)
+        symbols = [s for p in self.params for s in p.ravel()]
+        others = (self.sxx.free_symbols | self.syx.free_symbols | self.tau.free_symbols)
+        directions = [{s: _random_rational(rng) for s in symbols} for _ in range(points)]
+        directions += [{rng.choice(list(p.ravel())): sp.Integer(1)} for p in self.params]
+        t = sp.Symbol("t")
+        polynomials, _ = ring([t], sp.QQ)
+        lhs, rhs = [], []
+        for v in directions:
+            point = {s: _random_rational(rng) for s in symbols}
+            point |= {s: abs(_random_rational(rng)) + 1 for s in sorted(others, key=str)}
+            line = {s: point[s] + t * v.get(s, 0) for s in symbols}
+            m_t = np.array([polynomials(e.xreplace(line)) for e in self.m],
+                           dtype=object).reshape(self.m.shape)
+            sxx, syx = (_map(polynomials, np.array(a.xreplace(point), dtype=object))
+                        for a in (self.sxx, self.syx))
+            loss = _loss(m_t, sxx, syx, total=lambda terms: sum(terms, polynomials.zero))
+            lhs.append(polynomials.domain.to_sympy(loss.coeff(polynomials.gens[0])))
+            m_0 = dict(zip(self.generic, self.m.xreplace(point), strict=True))
+            g_0 = dict(zip(self.g_symbols, self.g.xreplace(m_0 | point), strict=True))
+            velocity = [e.xreplace(point | g_0) for r in self.rhs_g for e in r.ravel()]
+            rhs.append(-self.tau.xreplace(point)
+                       * sp.Add(*[x * v.get(s, 0) for x, s in zip(velocity, symbols,
+                                                                   strict=True)]))
+        return sp.Matrix(lhs), sp.Matrix(rhs)
+
+
+def _map(function, array: np.ndarray) -> np.ndarray:
+    return np.array([function(e) for e in array.ravel()], dtype=object).reshape(array.shape)
 
 
 def _statistics(model: Model, stats) -> tuple[sp.Matrix, sp.Matrix]:
@@ -240,8 +325,8 @@ def _statistics(model: Model, stats) -> tuple[sp.Matrix, sp.Matrix]:
     return sxx, syx
 
 
-def gradient_flow(model: Model, stats=None, tau=1) -> PixelFlow:
-    """Derive ``tau dtheta/dt = -dL/dtheta`` for ``model``.
+def gradient_flow(model: Model, stats=None, tau=1, points: int = 3, seed: int = 0) -> PixelFlow:
+    """Derive ``tau dtheta/dt = -dL/dtheta`` for ``model``, every step checked.
 
     Parameters
     ----------
@@ -253,26 +338,88 @@ def gradient_flow(model: Model, stats=None, tau=1) -> PixelFlow:
         and ``Syx_o_j``.
     tau : number or sympy expression
         The time constant.
+    points, seed : int
+        Random directions (and the seed) of the exact chain-rule check.
 
     Returns
     -------
     PixelFlow
-        With ``rhs[k] = -(1/tau) sum_{o, j} G[o, j] dM[o, j]/dtheta_k``, where
-        ``G = dL/dM`` comes from ``sympy.diff`` of the loss and ``dM/dtheta`` from
-        ``sympy.diff`` of the end-to-end entries.
+        With ``rhs_g[k] = -(1/tau) sum_{o, j} G[o, j] dM[o, j]/dtheta_k`` and its
+        :class:`~symcnn.derivation.Derivation`: the end-to-end map against the layers'
+        definition, ``dL/dM`` by differentiation, and the chain rule at random points.
     """
     sxx, syx = _statistics(model, stats)
     tau = sp.sympify(tau)
     params = weight_symbols(model)
-    generic, g_generic = loss_gradient(sxx, syx)
+    d = Derivation(
+        f"Pixel-space gradient flow: {describe(model)}",
+        "Loss $L = \\frac{1}{2}\\operatorname{tr}(M\\Sigma_{xx}M^T) - "
+        "\\operatorname{tr}(M\\Sigma_{yx}^T) + \\text{const}$ of the end-to-end map $M$, "
+        "gradient flow $\\tau\\dot\\theta = -\\partial L/\\partial\\theta$ with one symbol "
+        "per weight.")
+    d.assume("statistics: " + ("symbols" if sxx.free_symbols else "exact rationals (the "
+                               "data's floating-point values)"))
     m = end_to_end(model, params)
-    to_network = dict(zip(generic, m, strict=True))
-    g = g_generic.xreplace(to_network)
-    terms: dict[sp.Symbol, list] = {s: [] for p in params for s in p.ravel()}
-    for g_entry, m_entry in zip(g, m, strict=True):
-        for s in m_entry.free_symbols & terms.keys():
-            terms[s].append(g_entry * m_entry.diff(s))
-    rhs = tuple(np.array([-sp.Add(*terms[s]) / tau for s in p.ravel()],
-                         dtype=object).reshape(p.shape) for p in params)
-    return PixelFlow(model, params, rhs, m, g_generic, sxx, syx, tau, tuple(g))
+    x = np.array([sp.Symbol(f"x_{i}", real=True) for i in range(model.n_in)], dtype=object)
+    image = x.reshape(model.c_in, *model.shape) if isinstance(model, LinearCNN) else x
+    defined = sp.Matrix(_defined_output(model, params, image))
+    d.step("end-to-end map", defined.jacobian(list(x)), m,
+           "$M = \\partial\\hat y/\\partial x$ of the layers' definition equals the "
+           "product of the layer matrices, $K = \\sum_p w_p \\otimes S_p$ with shift "
+           "matrices $S_p$" if isinstance(model, LinearCNN) else
+           "$M = \\partial\\hat y/\\partial x = W_2 W_1$",
+           display=(sp.MatrixSymbol("M", *m.shape), _matrix_product(model)))
+    generic, g = loss_gradient(sxx, syx)
+    big = {name: sp.MatrixSymbol(name, *shape) for name, shape in (
+        ("M", m.shape), ("Sigma_xx", sxx.shape), ("Sigma_yx", syx.shape))}
+    d.step("gradient in M", g, generic * sxx - syx,
+           "differentiate $L$ in the entries of a generic $M$",
+           display=(sp.Symbol("\\partial L/\\partial M"),
+                    big["M"] * big["Sigma_xx"] - big["Sigma_yx"]))
+    g_symbols = sp.Matrix(*m.shape, lambda o, j: sp.Symbol(f"G_{o}_{j}", real=True))
+    rhs_g = _chain_rule(params, m, g_symbols, tau)
+    flow = PixelFlow(model, params, m, generic, g, g_symbols,
+                     g.xreplace(dict(zip(generic, m, strict=True))), rhs_g, sxx, syx, tau, d)
+    o, j, i = sp.symbols("o j i", integer=True)
+    theta, big_g, big_m = (sp.IndexedBase(s) for s in ("theta", "G", "M"))
+    d.step("chain rule", *flow.directional_derivatives(points, seed),
+           f"$\\tau\\dot\\theta_i = -\\sum_{{o,j}} G_{{oj}}\\,\\partial M_{{oj}}/\\partial"
+           f"\\theta_i$ with $G = \\partial L/\\partial M$ at the network, differentiating the"
+           f" multilinear entries of $M$; checked exactly against $\\frac{{d}}{{dt}} L(\\theta_0"
+           f" + t v)$ at $t = 0$ for {points} random and {len(params)} coordinate directions "
+           f"$v$ at random rational points $\\theta_0$",
+           display=(sp.Symbol("\\tau \\dot{\\theta}_{i}"),
+                    -sp.Sum(big_g[o, j] * sp.Derivative(big_m[o, j], theta[i]),
+                            (o, 0, m.rows - 1), (j, 0, m.cols - 1))))
+    return flow
 
+
+def _matrix_product(model: Model) -> sp.MatMul:
+    """``W K_depth ... K_1`` (or ``W_2 W_1``) as matrix symbols, for display."""
+    if isinstance(model, FullyConnected):
+        names = [("W_2", (model.n_out, model.hidden)), ("W_1", (model.hidden, model.n_in))]
+    else:
+        width = model.channels * model.n_pixels
+        names = [("W", (model.n_out, width))] + [
+            (f"K_{layer}", (width, width if layer > 1 else model.n_in))
+            for layer in range(model.depth, 0, -1)]
+    return sp.MatMul(*[sp.MatrixSymbol(name, *shape) for name, shape in names])
+
+
+def _chain_rule(params, m: sp.Matrix, g_symbols: sp.Matrix, tau) -> tuple[np.ndarray, ...]:
+    """``-(1/tau) sum_{o, j} G[o, j] dM[o, j]/dtheta`` per parameter, each ``dM/dtheta``
+    differentiated in SymPy's sparse polynomial ring over the parameters."""
+    symbols = [s for p in params for s in p.ravel()]
+    polynomials, *gens = ring(symbols, sp.ZZ)
+    terms: dict[int, list] = {i: [] for i in range(len(symbols))}
+    for g_entry, m_entry in zip(g_symbols, m, strict=True):
+        poly = polynomials(m_entry)
+        present = {i for monomial in poly.monoms() for i, e in enumerate(monomial) if e}
+        for i in sorted(present):
+            terms[i].append(g_entry * poly.diff(gens[i]).as_expr())
+    flat = [-sp.Add(*terms[i]) / tau for i in range(len(symbols))]
+    out, start = [], 0
+    for p in params:
+        out.append(np.array(flat[start:start + p.size], dtype=object).reshape(p.shape))
+        start += p.size
+    return tuple(out)

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
-from . import __version__, reduction, zoo
+from . import __version__, reduction, symbolic, zoo
+from .model import LinearCNN
 from .simulate import Dense, Fast, Samples, Trajectory, init_random, train
 
 ENGINES = {"fast": Fast, "dense": Dense, "samples": Samples}
@@ -34,10 +36,23 @@ def main(argv: list[str] | None = None) -> int:
     sim.add_argument("--rows", type=int, default=11, help="rows of the printed table")
     sim.add_argument("--plot", metavar="FILE", help="save learning curves (needs matplotlib)")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
-    der = commands.add_parser("derive", help="derive and check a gradient flow, print it")
+    der = commands.add_parser(
+        "derive", help="derive and check a gradient flow, print it",
+        description="Derive a gradient flow with SymPy, check every step, print the "
+                    "derivation. Model options apply to the explicit-size derivations.")
     der.add_argument("derivation", choices=list(DERIVATIONS))
     der.add_argument("--convention", default="correlation",
-                     choices=["correlation", "convolution"], help="for cnn-fourier")
+                     choices=["correlation", "convolution"])
+    model = der.add_argument_group("model (explicit sizes)")
+    model.add_argument("--shape", type=int, nargs="+", metavar="N", help="image size, 1 or 2 "
+                       f"entries (default {MODEL_DEFAULTS['shape'][0]})")
+    model.add_argument("--kernel", type=int, nargs="+", metavar="K",
+                       help="kernel size (default: full, K = N)")
+    for name, help_text in (("channels", "C"), ("c-in", "C_in"), ("n-out", "N_o"),
+                            ("depth", "convolution layers"), ("n-in", "D, fully connected"),
+                            ("hidden", "H, fully connected")):
+        model.add_argument(f"--{name}", type=int,
+                           help=f"{help_text} (default {MODEL_DEFAULTS[name.replace('-', '_')]})")
     der.add_argument("--format", default="markdown", choices=["latex", "markdown"])
     der.add_argument("--out", metavar="FILE", help="write here instead of standard output")
     args = parser.parse_args(argv)
@@ -46,22 +61,57 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:24s} {zoo.get(name).description}")
         return 0
     if args.command == "derive":
-        return derive(args)
+        try:
+            return derive(args)
+        except ValueError as error:
+            der.error(str(error))
     return simulate(args)
 
 
-DERIVATIONS = {"fully-connected": lambda args: reduction.fully_connected(),
-               "cnn-fourier": lambda args: reduction.cnn_fourier(args.convention)}
+MODEL_DEFAULTS = {"shape": (4,), "kernel": None, "channels": 1, "c_in": 1, "n_out": 2,
+                  "depth": 1, "n_in": 3, "hidden": 2}
+MODEL_OPTIONS = {"pixel": ("shape", "kernel", "channels", "c_in", "n_out", "depth"),
+                 "fully-connected": ("n_in", "hidden", "n_out")}
+
+
+def _model_options(args: argparse.Namespace) -> dict:
+    """The model options given, checked against the derivation; defaults filled in."""
+    allowed = MODEL_OPTIONS.get(args.derivation, ())
+    given = [name for name in MODEL_DEFAULTS if getattr(args, name) is not None]
+    for name in given:
+        if name not in allowed:
+            where = [d for d, names in MODEL_OPTIONS.items() if name in names]
+            raise ValueError(f"--{name.replace('_', '-')} applies to {' and '.join(where)}, "
+                             f"not to {args.derivation}")
+    return {name: MODEL_DEFAULTS[name] if getattr(args, name) is None else getattr(args, name)
+            for name in allowed}
+
+
+def _pixel(args: argparse.Namespace):
+    model = LinearCNN(**_model_options(args), convention=args.convention)
+    return symbolic.gradient_flow(model).derivation
+
+
+DERIVATIONS = {
+    "fully-connected": lambda args: reduction.fully_connected(**_model_options(args)),
+    "cnn-fourier": lambda args: reduction.cnn_fourier(args.convention),
+    "pixel": _pixel,
+}
 
 
 def derive(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    _model_options(args)
     derivation = DERIVATIONS[args.derivation](args)
     text = derivation.to_latex() if args.format == "latex" else derivation.to_markdown()
+    report = (f"{len(derivation.steps)} steps verified in "
+              f"{time.perf_counter() - start:.1f} s")
     if args.out:
         Path(args.out).write_text(text)
-        print(f"{len(derivation.steps)} steps verified; written to {args.out}")
+        print(f"{report}; written to {args.out}")
     else:
         print(text, end="")
+        print(report, file=sys.stderr)
     return 0
 
 

@@ -1,10 +1,13 @@
 """The zoo's setups are consistent, and the CLI reports what training does."""
 
+import re
+
 import numpy as np
 import pytest
 
-from symcnn import Dense, Statistics, init_random, train, zoo
+from symcnn import Dense, LinearCNN, Statistics, init_random, train, zoo
 from symcnn.cli import main
+from tests.reference import compile_latex
 
 
 @pytest.mark.parametrize("name", zoo.names())
@@ -70,3 +73,30 @@ def test_derive_prints_and_writes_the_derivation(capsys, tmp_path):
     assert main(["derive", "fully-connected", "--format", "latex", "--out", str(out)]) == 0
     assert out.read_text() == fully_connected().to_latex()
     assert "4 steps verified" in capsys.readouterr().out
+
+
+def test_derive_pixel_takes_the_model_options(capsys, tmp_path):
+    from symcnn.symbolic import gradient_flow
+
+    out = tmp_path / "pixel.tex"
+    args = ["derive", "pixel", "--shape", "3", "4", "--kernel", "2", "3", "--c-in", "2",
+            "--channels", "2", "--convention", "convolution", "--format", "latex"]
+    assert main([*args, "--out", str(out)]) == 0
+    model = LinearCNN(shape=(3, 4), kernel=(2, 3), c_in=2, channels=2, n_out=2,
+                      convention="convolution")
+    assert out.read_text() == gradient_flow(model).derivation.to_latex()
+    assert "3 steps verified" in capsys.readouterr().out
+    compile_latex(out)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["pixel", "--shape", "3", "--kernel", "4"], "kernel.0. must satisfy 1 <= k <= N = 3"),
+    (["pixel", "--depth", "0"], "depth must be an integer >= 1, got 0"),
+    (["pixel", "--hidden", "2"], "--hidden applies to fully-connected, not to pixel"),
+    (["cnn-fourier", "--shape", "4"], "--shape applies to pixel, not to cnn-fourier"),
+])
+def test_derive_rejects_bad_model_options(capsys, args, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["derive", *args])
+    assert exit_info.value.code == 2
+    assert re.search(message, capsys.readouterr().err)

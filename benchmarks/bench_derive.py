@@ -9,11 +9,27 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's symcnn
 
-from symcnn import reduction  # noqa: E402
+from symcnn import LinearCNN, reduction, symbolic  # noqa: E402
 
-DERIVATIONS = {"fully_connected": reduction.fully_connected,
-               "cnn_fourier (correlation)": lambda: reduction.cnn_fourier("correlation"),
-               "cnn_fourier (convolution)": lambda: reduction.cnn_fourier("convolution")}
+
+def pixel(**kwargs):
+    return lambda: symbolic.gradient_flow(LinearCNN(**kwargs)).derivation
+
+
+DERIVATIONS = {
+    "fully_connected": reduction.fully_connected,
+    "cnn_fourier (correlation)": lambda: reduction.cnn_fourier("correlation"),
+    "cnn_fourier (convolution)": lambda: reduction.cnn_fourier("convolution"),
+    "pixel 1-D 8, k 3, C 2, N_o 2": pixel(shape=8, kernel=3, channels=2, n_out=2),
+    "pixel 2-D 6x6, k 3x3, C 2, N_o 2": pixel(shape=(6, 6), kernel=(3, 3), channels=2,
+                                              n_out=2),
+    "pixel 2-D 6x6, k 3x3, C_in 2, C 2, N_o 2": pixel(shape=(6, 6), kernel=(3, 3), c_in=2,
+                                                      channels=2, n_out=2),
+    "pixel 2-D 8x8, k 3x3, C 2, N_o 2": pixel(shape=(8, 8), kernel=(3, 3), channels=2,
+                                              n_out=2),
+    "pixel 2-D 4x4, k 3x3, C 2, N_o 2, depth 2": pixel(shape=(4, 4), kernel=(3, 3),
+                                                       channels=2, n_out=2, depth=2),
+}
 
 
 def main() -> None:

@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
 
 MODEL_DEFAULTS = {"shape": (4,), "kernel": None, "channels": 1, "c_in": 1, "n_out": 2,
                   "depth": 1, "n_in": 3, "hidden": 2}
-MODEL_OPTIONS = {"pixel": ("shape", "kernel", "channels", "c_in", "n_out", "depth"),
+CNN_OPTIONS = ("shape", "kernel", "channels", "c_in", "n_out", "depth")
+MODEL_OPTIONS = {"pixel": CNN_OPTIONS, "fourier-explicit": CNN_OPTIONS,
                  "fully-connected": ("n_in", "hidden", "n_out")}
 
 
@@ -81,21 +82,22 @@ def _model_options(args: argparse.Namespace) -> dict:
     for name in given:
         if name not in allowed:
             where = [d for d, names in MODEL_OPTIONS.items() if name in names]
-            raise ValueError(f"--{name.replace('_', '-')} applies to {' and '.join(where)}, "
+            raise ValueError(f"--{name.replace('_', '-')} applies to {', '.join(where)}, "
                              f"not to {args.derivation}")
     return {name: MODEL_DEFAULTS[name] if getattr(args, name) is None else getattr(args, name)
             for name in allowed}
 
 
-def _pixel(args: argparse.Namespace):
-    model = LinearCNN(**_model_options(args), convention=args.convention)
-    return symbolic.gradient_flow(model).derivation
+def _cnn(args: argparse.Namespace) -> LinearCNN:
+    return LinearCNN(**_model_options(args), convention=args.convention)
 
 
 DERIVATIONS = {
     "fully-connected": lambda args: reduction.fully_connected(**_model_options(args)),
     "cnn-fourier": lambda args: reduction.cnn_fourier(args.convention),
-    "pixel": _pixel,
+    "small-kernels": lambda args: reduction.small_kernels(args.convention),
+    "pixel": lambda args: symbolic.gradient_flow(_cnn(args)).derivation,
+    "fourier-explicit": lambda args: reduction.explicit_fourier(_cnn(args)),
 }
 
 

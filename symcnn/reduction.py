@@ -440,6 +440,7 @@ def explicit_fourier(model: LinearCNN) -> Derivation:
     check = "exact" if all(size in RADICAL_SIZES for size in model.shape) else "numeric"
     n_pix, c_in, c_out = model.n_pixels, model.c_in, model.channels
     o = ", ".join(map(str, model.offset))
+    o = o if len(model.offset) == 1 else f"({o})"
     lag_text = "p - o" if model.convention == "correlation" else "o - p"
     size = (f"$N = {n_pix}$" if len(model.shape) == 1 else
             f"$N = {model.shape[0]} \\times {model.shape[1]}$, multi-indices in row-major "
@@ -451,7 +452,7 @@ def explicit_fourier(model: LinearCNN) -> Derivation:
         f"frequencies. Pixels $n$ and frequencies $f$ run over the sites ({size}): "
         "$U_{fn} = N^{-1/2} e^{-2\\pi i f\\cdot n/N}$, "
         "$\\kappa_f = \\sum_p w_p\\, e^{2\\pi i f\\cdot\\mathrm{lag}(p)/N}$ "
-        f"($C \\times C_{{in}}$, $\\mathrm{{lag}}(p) = {lag_text}$, $o = ({o})$), "
+        f"($C \\times C_{{in}}$, $\\mathrm{{lag}}(p) = {lag_text}$, $o = {o}$), "
         "$\\beta_f = (W U^*)_f$, $T_f = (\\Sigma_{yx} U^*)_f$, $M_f = (M U^*)_f$, "
         "$\\hat G_f = (G U^*)_f$ (the columns of channel $c$ and frequency $f$).")
     d.assume("stationary input: $(\\Sigma_{xx})_{(c,n),(c',m)} = a_{c c' (m - n) \\bmod N}$ with "

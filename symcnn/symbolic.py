@@ -161,7 +161,7 @@ def describe(model: Model) -> str:
                 f"$N_o = {model.n_out}$")
     size = "\\times".join(map(str, model.shape))
     kernel = "\\times".join(map(str, model.kernel))
-    return (f"linear CNN ({model.convention}), ${size}$ image, ${kernel}$ kernel, "
+    return (f"linear CNN ({model.convention}), $N = {size}$, $k = {kernel}$, "
             f"$C_{{in}} = {model.c_in}$, $C = {model.channels}$, $N_o = {model.n_out}$, "
             f"depth {model.depth}")
 

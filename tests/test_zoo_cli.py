@@ -93,7 +93,8 @@ def test_derive_pixel_takes_the_model_options(capsys, tmp_path):
     (["pixel", "--shape", "3", "--kernel", "4"], "kernel.0. must satisfy 1 <= k <= N = 3"),
     (["pixel", "--depth", "0"], "depth must be an integer >= 1, got 0"),
     (["pixel", "--hidden", "2"], "--hidden applies to fully-connected, not to pixel"),
-    (["cnn-fourier", "--shape", "4"], "--shape applies to pixel, not to cnn-fourier"),
+    (["fourier-explicit", "--depth", "2"], "needs depth = 1"),
+    (["cnn-fourier", "--shape", "4"], "--shape applies to pixel, fourier-explicit, not to cnn-fourier"),
 ])
 def test_derive_rejects_bad_model_options(capsys, args, message):
     with pytest.raises(SystemExit) as exit_info:

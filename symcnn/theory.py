@@ -1,0 +1,269 @@
+"""Predictions of the per-frequency theory for a (model, data) pair (THEORY.md R1-R3c).
+
+For a linear CNN with full kernels and stationary input the gradient flow splits into one
+system per frequency (R2). With a balanced, aligned initialisation of strength ``u0`` every
+singular mode ``j`` of ``T_f = P_f S_f Q_f^*`` evolves on its own:
+``M_f(t) = sum_j u_fj(t) p_fj q_fj^*`` with ``tau du/dt = 2 sqrt(N) u (s_fj - lambda_f u)``
+(R3, R3b, R3c), and for the fully connected baseline each dataset mode follows Saxe's
+``tau du/dt = 2 u (s_a - u)`` (R1). Gradient descent with step ``eta`` (``t = eta tau k``)
+follows the exact discrete map ``u <- u (1 + eta c (s - lambda u))^2``, ``c = sqrt(N)``
+(CNN) or 1 (fully connected), derived in :func:`gd_map`.
+
+:class:`Theory` states which hypotheses hold; a prediction whose hypotheses fail raises a
+``ValueError`` saying which.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache, cached_property
+
+import numpy as np
+import sympy as sp
+
+from . import fourier
+from .data import Statistics
+from .derivation import Derivation
+from .model import FullyConnected, LinearCNN
+
+WHITE_RTOL = 1e-10
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    """A hypothesis of the theory, whether it holds for this pair, and why."""
+
+    name: str
+    holds: bool
+    detail: str
+
+
+class Theory:
+    """The per-frequency (CNN) or per-mode (fully connected) theory of ``model`` on ``stats``.
+
+    Parameters
+    ----------
+    model : LinearCNN or FullyConnected
+    stats : Statistics
+    tau : float
+        The time constant of ``tau dtheta/dt = -dL/dtheta``.
+    rtol : float
+        Singular values of ``T_f`` (or ``Sigma_yx``) below ``rtol`` times the largest are zero.
+    """
+
+    def __init__(self, model: LinearCNN | FullyConnected, stats: Statistics, tau: float = 1.0,
+                 rtol: float = 1e-12):
+        if (model.n_in, model.n_out) != (stats.n_in, stats.n_out):
+            raise ValueError(f"stats have D = {stats.n_in}, N_o = {stats.n_out}; the model "
+                             f"needs D = {model.n_in}, N_o = {model.n_out}")
+        if not (np.isfinite(tau) and tau > 0):
+            raise ValueError(f"tau must be a finite number > 0, got {tau!r}")
+        self.model, self.stats, self.tau, self.rtol = model, stats, float(tau), rtol
+        self.cnn = isinstance(model, LinearCNN)
+
+    # -- hypotheses -------------------------------------------------------------------------
+    @cached_property
+    def hypotheses(self) -> dict[str, Hypothesis]:
+        """Which of the theory's hypotheses hold for this pair."""
+        stats, out = self.stats, {}
+        white = np.allclose(stats.sxx, np.eye(stats.n_in), rtol=0, atol=WHITE_RTOL)
+        out["white input"] = Hypothesis("white input", white,
+                                        "Sigma_xx = I" if white else "Sigma_xx != I")
+        if not self.cnn:
+            return out
+        model = self.model
+        out["full kernel"] = Hypothesis("full kernel", model.full_kernel,
+                                        f"kernel {model.kernel}, shape {model.shape}")
+        out["stationary input"] = Hypothesis(
+            "stationary input", stats.is_stationary(),
+            f"relative deviation of Sigma_xx from block-circulant {stats.stationarity:.3g}")
+        out["depth 1"] = Hypothesis("depth 1", model.depth == 1,
+                                    f"{model.depth} convolution layer(s)")
+        rank = int(np.max(np.sum(self._svd[1] > self._cutoff, axis=1)))
+        out["enough channels"] = Hypothesis(
+            "enough channels", rank <= model.channels,
+            f"rank of T_f up to {rank}, C = {model.channels}")
+        if model.c_in > 1:
+            out["white input (C_in > 1)"] = Hypothesis(
+                "white input (C_in > 1)", white, "R3c needs Lambda_f = I when C_in > 1")
+        return out
+
+    def require(self, result: str, *names: str) -> None:
+        """Raise ``ValueError`` naming the first of ``names`` (all hypotheses if none given)
+        that fails, and the ``result`` that needs it."""
+        for name in names or self.hypotheses:
+            h = self.hypotheses[name]
+            if not h.holds:
+                raise ValueError(f"hypothesis {h.name!r} fails ({h.detail}); {result} needs it")
+
+    # -- spectra and strengths --------------------------------------------------------------
+    @cached_property
+    def _svd(self):
+        """``(P, S, Q^*)`` of ``T_f`` per frequency (CNN) or of ``Sigma_yx`` (one 'frequency')."""
+        if self.cnn:
+            return fourier.hermitian_svd(self.stats.output_spectrum(), self.model.shape)
+        u, s, vh = np.linalg.svd(self.stats.syx, full_matrices=False)
+        return u[None], s[None], vh[None]
+
+    @cached_property
+    def _cutoff(self) -> float:
+        return self.rtol * float(np.max(self._svd[1]))
+
+    @property
+    def strengths(self) -> np.ndarray:
+        """``s_fj``, the singular values of ``T_f``, shape ``(F, r)`` (``(1, r)`` with the
+        dataset's ``s_a`` for the fully connected network); zero below ``rtol``."""
+        s = self._svd[1]
+        return np.where(s > self._cutoff, s, 0.0)
+
+    @cached_property
+    def input_strengths(self) -> np.ndarray:
+        """``lambda_f`` per frequency, shape ``(F, 1)``: ``Lambda_f`` (C_in = 1, stationary)
+        or 1 (white input)."""
+        if not self.cnn or self.hypotheses["white input"].holds:
+            return np.ones((self.strengths.shape[0], 1))
+        self.require("lambda_f", "stationary input")
+        if self.model.c_in > 1:
+            self.require("lambda_f for C_in > 1", "white input (C_in > 1)")
+        return np.real(self.stats.input_spectrum()).reshape(-1, 1)
+
+    @property
+    def gain(self) -> float:
+        """``c`` in ``tau du/dt = 2 c u (s - lambda u)``: ``sqrt(N)`` (CNN) or 1."""
+        return float(np.sqrt(self.model.n_pixels)) if self.cnn else 1.0
+
+    @property
+    def rates(self) -> np.ndarray:
+        """Growth rates ``2 c s_fj / tau`` of the small-weight phase, shape ``(F, r)``."""
+        return 2 * self.gain * self.strengths / self.tau
+
+    def _check_prediction(self, result: str) -> None:
+        if self.cnn:
+            self.require(result, "full kernel", "stationary input", "depth 1",
+                         "enough channels", *(["white input (C_in > 1)"]
+                                              if self.model.c_in > 1 else []))
+        else:
+            self.require(result, "white input")
+
+    def mode_strengths_at(self, times, u0: float) -> np.ndarray:
+        """``u_fj(t)`` for a balanced, aligned start of strength ``u0``, shape ``(T, F, r)``
+        (zero where ``s_fj`` is zero), from the closed form of R3b."""
+        self._check_prediction("the closed-form trajectory")
+        times, u0 = _times(times), _positive("u0", u0)
+        s, lam = self.strengths, self.input_strengths
+        u = strength_kernel()(times[:, None, None], self.tau, s[None], lam[None], u0,
+                              self.gain ** 2)
+        return np.where(s[None] > 0, u, 0.0)
+
+    def spectra(self, times, u0: float) -> np.ndarray:
+        """Predicted ``M_f(t)``, shape ``(T, N_o, C_in, *shape)`` (CNN) or the maps
+        ``(T, N_o, D)`` (fully connected)."""
+        u = self.mode_strengths_at(times, u0)
+        p, _, qh = self._svd
+        m = np.einsum("fpj,tfj,fjq->tfpq", p, u, qh)
+        if not self.cnn:
+            return np.real(m[:, 0])
+        return np.moveaxis(m, 1, -1).reshape(len(u), *m.shape[2:], *self.model.shape)
+
+    def maps(self, times, u0: float) -> np.ndarray:
+        """Predicted end-to-end maps ``M(t)``, shape ``(T, N_o, D)``."""
+        m = self.spectra(times, u0)
+        if not self.cnn:
+            return m
+        pixels = fourier.inverse_row_spectrum(m, len(self.model.shape))
+        return pixels.reshape(len(m), self.model.n_out, -1)
+
+    def loss(self, times, u0: float) -> np.ndarray:
+        """Predicted loss ``1/2 tr(M Sigma_xx M^T) - tr(M Sigma_yx^T) + <|y|^2>/2``."""
+        m = self.maps(times, u0)
+        quadratic = np.einsum("tod,de,toe->t", m, self.stats.sxx, m)
+        return quadratic / 2 - np.einsum("tod,od->t", m, self.stats.syx) + (
+            self.stats.syy or 0.0) / 2
+
+    # -- gradient descent -------------------------------------------------------------------
+    def gd_mode_strengths(self, steps: int, lr: float, u0: float) -> np.ndarray:
+        """``u_fj`` after ``0 .. steps`` steps of gradient descent with step ``lr`` (at
+        ``t = lr tau k``), by the exact map of :func:`gd_map`; shape ``(steps + 1, F, r)``."""
+        self._check_prediction("the gradient-descent map")
+        lr, u0 = _positive("lr", lr), _positive("u0", u0)
+        s, lam = self.strengths, self.input_strengths
+        u = np.where(s > 0, u0, 0.0)
+        out = [u]
+        with np.errstate(over="raise", invalid="raise"):
+            for _ in range(int(steps)):
+                u = u * (1 + lr * self.gain * (s - lam * u)) ** 2
+                out.append(u)
+        return np.array(out)
+
+    @property
+    def max_stable_lr(self) -> float:
+        """The step below which every fixed point ``u = s/lambda`` of the gradient-descent map
+        is stable: ``|1 - 2 eta c s| < 1`` for every ``s_fj``, i.e. ``eta < 1/(c max s)``."""
+        return float(1 / (self.gain * np.max(self.strengths)))
+
+
+def _times(times) -> np.ndarray:
+    t = np.atleast_1d(np.asarray(times, dtype=float))
+    if t.ndim != 1 or not np.all(np.isfinite(t)) or np.any(t < 0):
+        raise ValueError(f"times must be a 1-D array of finite values >= 0, got {times!r}")
+    return t
+
+
+def _positive(name: str, value) -> float:
+    value = float(value)
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return value
+
+
+@cache
+def strength_kernel():
+    """The numpy kernel of R3b's stable closed form, called as
+    ``kernel(t, tau, s, lam, u0, n)`` with broadcasting (``n = c^2``)."""
+    from . import closed_forms, codegen
+
+    r = closed_forms.r3b()
+    args = [r.symbols[name] for name in ("t", "tau", "s", "lam", "u0", "N")]
+    return codegen.compile(r.stable, args)
+
+
+def gd_map() -> Derivation:
+    """One step of gradient descent per frequency under the balanced aligned ansatz."""
+    r, eta, s, lam, c = sp.symbols("r eta s lambda c", positive=True)
+    a, b = sp.symbols("a b", real=True)
+    d = Derivation(
+        "Gradient descent per frequency: the exact discrete map",
+        "One step $\\theta \\leftarrow \\theta - \\eta\\,\\partial L/\\partial\\theta$ of the "
+        "weights is, through the linear change of variables of R2, the step "
+        "$\\beta_f \\leftarrow \\beta_f + \\eta E_f \\kappa_f^*$, "
+        "$\\kappa_f \\leftarrow \\kappa_f + \\eta c^2 \\beta_f^* E_f$ with "
+        "$E_f = T_f - \\lambda_f M_f$, both evaluated at the old weights ($c^2 = N$ for the "
+        "CNN, $c = 1$ for the fully connected network, whose modes play the frequencies' "
+        "role). Time $t = \\eta\\tau k$ after $k$ steps.")
+    d.assume("full kernel and stationary input (R2), one singular mode (scalars, or each mode "
+             "of R3c)")
+    d.assume("balanced aligned weights: $\\kappa = c\\, r e^{ia}$, $\\beta = r e^{ib}$, "
+             "$T = s e^{i(a+b)}$")
+    kappa, beta, t_f = c * r * sp.exp(sp.I * a), r * sp.exp(sp.I * b), s * sp.exp(sp.I * (a + b))
+    u = sp.Symbol("u", positive=True)
+    error = t_f - lam * beta * kappa
+    beta_new = beta + eta * error * sp.conjugate(kappa)
+    kappa_new = kappa + eta * c**2 * sp.conjugate(beta) * error
+    r_new = sp.expand(sp.simplify(beta_new * sp.exp(-sp.I * b)))
+    d.step("readout keeps its phase", beta_new, r_new * sp.exp(sp.I * b),
+           "$\\beta' = r' e^{ib}$ with the real amplitude $r'$ read off")
+    d.step("kernel stays balanced", kappa_new, c * r_new * sp.exp(sp.I * a),
+           "$\\kappa' = c\\, r' e^{ia}$: the balance $|\\kappa| = c|\\beta|$ and the alignment "
+           "are kept exactly")
+    u_new = sp.factor(c * r_new**2).subs(r, sp.sqrt(u / c))
+    map_ = u * (1 + eta * c * (s - lam * u)) ** 2
+    d.step("strength map", u_new, map_,
+           "$u = |M_f| = c\\, r^2$ after one step", display=(sp.Symbol("u'"), map_))
+    slope = sp.diff(map_, u).subs(u, s / lam)
+    d.step("fixed point", map_.subs(u, s / lam), s / lam,
+           "$u^* = s/\\lambda$ is a fixed point of the map")
+    d.step("stability", slope, 1 - 2 * eta * c * s,
+           "its slope; the fixed point is stable iff $0 < \\eta c s < 1$",
+           display=(sp.Symbol("\\left.\\frac{du'}{du}\\right|_{u = s/\\lambda}"),
+                    1 - 2 * eta * c * s))
+    return d

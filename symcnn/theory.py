@@ -145,13 +145,45 @@ class Theory:
         else:
             self.require(result, "white input")
 
-    def mode_strengths_at(self, times, u0: float) -> np.ndarray:
-        """``u_fj(t)`` for a balanced, aligned start of strength ``u0``, shape ``(T, F, r)``
-        (zero where ``s_fj`` is zero), from the closed form of R3b."""
+    def _initial(self, u0) -> np.ndarray:
+        """``u0`` as an ``(F, r)`` array of finite values > 0."""
+        u0 = np.broadcast_to(np.asarray(u0, dtype=float), self.strengths.shape)
+        if not (np.all(np.isfinite(u0)) and np.all(u0 > 0)):
+            raise ValueError(f"u0 must be a finite number > 0 (or an (F, r) array of them), "
+                             f"got {u0!r}")
+        return u0
+
+    def effective_u0(self, params) -> np.ndarray:
+        """The initial strengths ``u0_fj`` that small, unaligned weights act like, shape
+        ``(F, r)``.  In the linear phase (``M ~ 0``) ``g = p^* beta + (kappa q)^* / c`` grows
+        like ``exp(c s t / tau)`` while the rest does not grow, and then ``u = c |g|^2 / 4``;
+        so ``u0 = c |g(0)|^2 / 4``.  An approximation for small weights, exact for balanced
+        aligned ones."""
+        self._check_prediction("the effective initial strength")
+        p, _, qh = self._svd
+        if self.cnn:
+            *kernels, w_out = self.model.check_params(params)
+            d = len(self.model.shape)
+            beta = fourier.row_spectrum(w_out, d).reshape(*w_out.shape[:2], -1)
+            kappa = fourier.kernel_spectrum(self.model, kernels[0]).reshape(
+                *kernels[0].shape[:2], -1)
+            beta, kappa = np.moveaxis(beta, -1, 0), np.moveaxis(kappa, -1, 0)
+        else:
+            w1, w2 = self.model.check_params(params)
+            beta, kappa = w2[None], w1[None]
+        b = np.einsum("fpj,fpc->fjc", np.conj(p), beta)
+        k = np.conj(np.einsum("fcq,fjq->fjc", kappa, np.conj(qh)))
+        g = b + k / self.gain
+        return np.maximum(self.gain * np.sum(np.abs(g) ** 2, axis=-1) / 4, 1e-300)
+
+    def mode_strengths_at(self, times, u0) -> np.ndarray:
+        """``u_fj(t)`` from initial strengths ``u0`` (a number, or ``(F, r)`` per frequency
+        and mode; a balanced, aligned start, see :meth:`effective_u0` otherwise), shape
+        ``(T, F, r)`` (zero where ``s_fj`` is zero), from the closed form of R3b."""
         self._check_prediction("the closed-form trajectory")
-        times, u0 = _times(times), _positive("u0", u0)
+        times, u0 = _times(times), self._initial(u0)
         s, lam = self.strengths, self.input_strengths
-        u = strength_kernel()(times[:, None, None], self.tau, s[None], lam[None], u0,
+        u = strength_kernel()(times[:, None, None], self.tau, s[None], lam[None], u0[None],
                               self.gain ** 2)
         return np.where(s[None] > 0, u, 0.0)
 
@@ -179,6 +211,56 @@ class Theory:
         quadratic = np.einsum("tod,de,toe->t", m, self.stats.sxx, m)
         return quadratic / 2 - np.einsum("tod,od->t", m, self.stats.syx) + (
             self.stats.syy or 0.0) / 2
+
+    # -- the dataset's modes ----------------------------------------------------------------
+    @cached_property
+    def modes(self):
+        """The dataset SVD ``Sigma_yx = sum_a s_a u_a v_a^T`` (:class:`~symcnn.data.Modes`)."""
+        return self.stats.modes(self.rtol)
+
+    def dataset_mode_strengths(self, times, u0: float) -> np.ndarray:
+        """Predicted ``u_a(t) = u_a^T M(t) v_a`` for the dataset's modes, shape ``(T, r)``."""
+        v = self.modes.v.reshape(len(self.modes.s), -1)
+        return np.einsum("oa,tod,ad->ta", self.modes.u, self.maps(times, u0), v)
+
+    def half_times(self, u0, iterations: int = 80) -> np.ndarray:
+        """For each dataset mode, the time its predicted strength ``u_a(t)`` reaches half its
+        limit ``u_a(inf)`` (bisection on the closed-form trajectory, to ``2^-iterations``
+        of the bracket)."""
+        self._check_prediction("the half-way times")
+        live = self.strengths > 0
+        s, u0_live = self.strengths[live], self._initial(u0)[live]
+        lam = np.broadcast_to(self.input_strengths, self.strengths.shape)[live]
+        slowest = np.max(np.log(np.maximum(s / (lam * u0_live), 2.0)) / s)
+        t_end = 4 * self.tau * slowest / (2 * self.gain) + self.tau / (self.gain * s.min())
+        final = self.dataset_mode_strengths([t_end * 64], u0)[0]
+        low, high = np.zeros_like(final), np.full_like(final, t_end * 64)
+        for _ in range(iterations):
+            middle = (low + high) / 2
+            strength = np.diagonal(self.dataset_mode_strengths(middle, u0))
+            above = strength * np.sign(final) >= np.abs(final) / 2
+            low, high = np.where(above, low, middle), np.where(above, middle, high)
+        return high
+
+    def learning_order(self, u0) -> list[int]:
+        """Dataset modes (1-based) in the order of their predicted half-way times."""
+        return [int(a) + 1 for a in np.argsort(self.half_times(u0), kind="stable")]
+
+    def dominant_frequency_half_times(self, u0: float) -> np.ndarray:
+        """An approximation, labelled as such: mode ``a`` learned at the speed of its dominant
+        frequency alone, ``t_a = tau ln(s/u0 - 1) / (2 c s)`` with
+        ``s = s_a |v_hat_a[f*_a]|`` (R3; white input, ``C_in = 1``, modes on disjoint
+        frequencies assumed, not checked)."""
+        self._check_prediction("the dominant-frequency approximation")
+        s = self.modes.s * (self.modes.mismatch() / self.gain if self.cnn else 1.0)
+        return self.tau * np.log(s / _positive("u0", u0) - 1) / (2 * self.gain * s)
+
+    def baseline(self, hidden: int | None = None) -> Theory:
+        """The theory of the fully connected baseline ``W_2 W_1`` on the same data (hidden
+        width ``C`` unless given)."""
+        width = hidden or (self.model.channels if self.cnn else self.model.hidden)
+        return Theory(FullyConnected(self.model.n_in, width, self.model.n_out), self.stats,
+                      self.tau, self.rtol)
 
     # -- gradient descent -------------------------------------------------------------------
     def gd_mode_strengths(self, steps: int, lr: float, u0: float) -> np.ndarray:

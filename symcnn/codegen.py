@@ -1,0 +1,851 @@
+"""Kernels generated from closed forms: NumPy, mpmath and C, cached on disk.
+
+``compile(exprs, args, backend)`` turns SymPy expressions into a :class:`Kernel`, a callable
+``kernel(*arrays)`` that evaluates them elementwise over the broadcast of its inputs (for
+example frequencies ``s[:, None]`` against times ``t[None, :]``). The expressions are
+evaluated exactly as written: numerical stability must be in the expression, e.g. the
+``stable`` forms of :mod:`symcnn.closed_forms`. Two rewrites are applied, both of which only
+remove cancellation: ``exp(x) - 1 -> expm1(x)`` and ``log(1 + x) -> log1p(x)``. The function
+:class:`exprel`, ``(e^z - 1)/z`` continued by 1 at ``z = 0``, lets an expression state a
+removable singularity such as ``(1 - e^{-c s})/s`` at ``s = 0`` so that every backend
+evaluates it without ``0/0``.
+
+Backends
+    ``"numpy"``: common-subexpression elimination (``sympy.cse``), one NumPy statement per
+    subexpression; intermediate arrays take the broadcast shape of their own arguments, so
+    work that depends on the times only is done once per time. Large inputs are evaluated in
+    blocks that fit in cache. Underflow is ignored inside the kernel (terms such as
+    ``e^{-x}`` at large ``x`` are meant to vanish); overflow, division by zero and invalid
+    operations follow the caller's ``numpy.errstate``.
+    ``"mpmath"``: the same statements with mpmath functions at ``dps`` decimal digits;
+    returns object arrays of ``mpmath.mpf`` (inputs may be floats, integers, strings or
+    mpf).
+    ``"c"``: C99 source from SymPy's ``C99CodePrinter``, one loop over the broadcast arrays
+    (any number of dimensions, zero strides for broadcast axes), compiled with the system C
+    compiler (``$CC``, ``cc``, ``gcc`` or ``clang``, flags ``-O2 -ffp-contract=off``, never
+    ``-ffast-math``) and loaded with ``ctypes``. Without a compiler ``compile`` raises
+    :class:`CompilerNotFound`.
+
+Cache
+    Generated files live in ``$SYMCNN_CACHE`` if set (``off`` disables the cache), else
+    ``$XDG_CACHE_HOME/symcnn/kernels`` or ``~/.cache/symcnn/kernels``; the ``cache`` argument
+    overrides both (``False`` disables). The key is a SHA-256 of ``sympy.srepr`` of the
+    expressions and arguments, the backend (and ``dps`` or the compiler), the symcnn and
+    SymPy versions and the code format. Each file stores the SHA-256 of its content (the
+    shared library's is in a JSON manifest); an entry that fails the check (truncated,
+    garbled) is regenerated. The check detects corruption, not tampering: the cache
+    directory must be trusted like the package itself. Generated source is deterministic
+    (no dates, paths or hash-seed dependent ordering).
+"""
+
+from __future__ import annotations
+
+import argparse
+import builtins
+import ctypes
+import hashlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import sympy as sp
+from mpmath.libmp import prec_to_dps
+from sympy.codegen.rewriting import expm1_opt, log1p_opt, optimize
+from sympy.printing.c import C99CodePrinter
+from sympy.printing.numpy import NumPyPrinter
+from sympy.printing.pycode import MpmathPrinter
+
+BACKENDS = ("numpy", "mpmath", "c")
+FORMAT = 1
+"""Version of the generated code; part of the cache key."""
+CFLAGS = ("-O2", "-std=c99", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno")
+BLOCK = 1 << 14
+"""Elements per block of the NumPy kernel (intermediates stay in the L2 cache)."""
+MAX_DIMS = 64
+
+CACHE_STATS: Counter = Counter()
+"""How ``compile`` obtained its code: ``hit``, ``miss``, ``regenerated`` (a corrupted entry
+was replaced) or ``off`` (no cache)."""
+
+
+class CompilerNotFound(RuntimeError):
+    """No C compiler: the ``"c"`` backend is unavailable."""
+
+
+class exprel(sp.Function):
+    r"""``exprel(z) = (e^z - 1)/z`` for ``z != 0``, ``exprel(0) = 1`` (entire in ``z``).
+
+    ``exprel(-x) = (1 - e^{-x})/x`` is positive for real ``x``, decreases from ``e^{|x|}/|x|``
+    to ``1/x``, and is evaluated without cancellation by every backend (``expm1(z)/z``).
+    """
+
+    nargs = 1
+
+    @classmethod
+    def eval(cls, z):
+        if z.is_zero:
+            return sp.S.One
+        if z is sp.S.NegativeInfinity:
+            return sp.S.Zero
+        return None
+
+    def fdiff(self, argindex=1):
+        z = self.args[0]
+        return (sp.exp(z) - exprel(z)) / z
+
+    def _eval_is_real(self):
+        return self.args[0].is_real
+
+    def _eval_is_positive(self):
+        return True if self.args[0].is_real else None
+
+    def _eval_rewrite_as_exp(self, z, **kwargs):
+        """``(e^z - 1)/z``: equal for ``z != 0`` only."""
+        return (sp.exp(z) - 1) / z
+
+    def _eval_rewrite_as_Piecewise(self, z, **kwargs):
+        return sp.Piecewise((sp.S.One, sp.Eq(z, 0)), ((sp.exp(z) - 1) / z, True))
+
+    def _eval_evalf(self, prec):
+        z = self.args[0].evalf(prec_to_dps(prec) + 10)
+        if not (z.is_Number and z.is_real):
+            return None
+        with mpmath.workprec(prec + 30):
+            x = mpmath.mpf(z._mpf_)
+            value = mpmath.mpf(1) if x == 0 else mpmath.expm1(x) / x
+        return sp.Float(value, precision=prec)
+
+
+# Printers -------------------------------------------------------------------------------
+
+
+class _NumPyPrinter(NumPyPrinter):
+    def _print_exprel(self, expr):
+        return f"_exprel({self._print(expr.args[0])})"
+
+
+class _MpmathPrinter(MpmathPrinter):
+    def _print_exprel(self, expr):
+        return f"_exprel({self._print(expr.args[0])})"
+
+
+class _CPrinter(C99CodePrinter):
+    """C99 with numeric literals for constants (no ``M_PI``: not in strict C99)."""
+
+    def __init__(self, settings=None):
+        super().__init__({"math_macros": {}, **(settings or {})})
+
+    def _print_exprel(self, expr):
+        return f"symcnn_exprel({self._print(expr.args[0])})"
+
+    def _print_NumberSymbol(self, expr):
+        return repr(float(expr))
+
+    _print_Pi = _print_Exp1 = _print_EulerGamma = _print_Catalan = _print_NumberSymbol
+    _print_GoldenRatio = _print_NumberSymbol
+
+
+NUMPY_HELPERS = '''
+def _exprel(z):
+    """(e^z - 1)/z, 1 at z = 0."""
+    z = numpy.asarray(z, dtype=float)
+    return numpy.divide(numpy.expm1(z), z, out=numpy.ones_like(z), where=z != 0)
+'''
+MPMATH_HELPERS = '''
+def _exprel(z):
+    """(e^z - 1)/z, 1 at z = 0."""
+    return mpmath.mpf(1) if z == 0 else mpmath.expm1(z) / z
+'''
+C_HELPERS = """
+static double symcnn_exprel(double z)
+{
+    return z == 0.0 ? 1.0 : expm1(z) / z;
+}
+"""
+
+
+# Preparing the expressions --------------------------------------------------------------
+
+
+def _prepare(exprs, args) -> tuple[tuple[sp.Expr, ...], tuple[sp.Symbol, ...], bool]:
+    """Sympified expressions and arguments, checked; ``single`` if one expression was given."""
+    single = isinstance(exprs, sp.Basic) or not isinstance(exprs, Iterable)
+    exprs = (exprs,) if single else tuple(exprs)
+    if not exprs:
+        raise ValueError("no expressions to compile")
+    exprs = tuple(sp.sympify(e) for e in exprs)
+    if isinstance(args, sp.Symbol):
+        args = (args,)
+    args = tuple(args)
+    if not args:
+        raise ValueError("a kernel needs at least one argument")
+    for a in args:
+        if not isinstance(a, sp.Symbol):
+            raise ValueError(f"argument {a!r} is not a SymPy Symbol")
+    names = [a.name for a in args]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ValueError(f"duplicated argument names: {', '.join(duplicated)}")
+    for i, e in enumerate(exprs):
+        if not isinstance(e, sp.Expr):
+            raise ValueError(f"expression {i} is not a SymPy expression: {e!r}")
+        extra = sorted(s.name for s in e.free_symbols - set(args))
+        if extra:
+            raise ValueError(f"expression {i} has symbols that are not arguments: "
+                             f"{', '.join(extra)}")
+        if e.has(sp.I):
+            raise ValueError(f"expression {i} is complex; kernels are real")
+        bad = sorted({type(f).__name__ for f in e.atoms(sp.Derivative, sp.Integral,
+                                                        sp.core.function.AppliedUndef)})
+        if bad:
+            raise ValueError(f"expression {i} contains unevaluated {', '.join(bad)}")
+    return exprs, args, single
+
+
+def cache_key(exprs, args, backend: str, dps: int = 30, version: str | None = None,
+              compiler: str | None = None) -> str:
+    """SHA-256 (hex) of what determines a kernel's generated code.
+
+    ``sympy.srepr`` of the expressions and arguments, the backend, ``dps`` (mpmath), the
+    compiler identity and flags (C), the symcnn version (default: installed), the SymPy
+    version and :data:`FORMAT`.
+    """
+    exprs, args, _ = _prepare(exprs, args)
+    if version is None:
+        import symcnn
+
+        version = symcnn.__version__
+    parts = {"exprs": [sp.srepr(e) for e in exprs], "args": [sp.srepr(a) for a in args],
+             "backend": backend, "symcnn": version, "sympy": sp.__version__,
+             "format": FORMAT}
+    if backend == "mpmath":
+        parts["dps"] = int(dps)
+    if backend == "c":
+        parts["compiler"] = compiler
+        parts["cflags"] = list(CFLAGS)
+        parts["machine"] = platform.machine()
+    text = json.dumps(parts, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _lower(exprs, args):
+    """Renamed (``a0, a1, ...``), rewritten and CSE-reduced expressions."""
+    renamed = {a: sp.Symbol(f"a{i}", **a.assumptions0) for i, a in enumerate(args)}
+    exprs = [optimize(e.xreplace(renamed), [expm1_opt, log1p_opt]) for e in exprs]
+    replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("c"), order="canonical")
+    operations = sum(sp.count_ops(v) for _, v in replacements) + sum(
+        sp.count_ops(e) for e in reduced)
+    return replacements, reduced, operations
+
+
+def _printed(printer, expr, backend: str) -> str:
+    text = printer.doprint(expr)
+    missing = getattr(printer, "_not_supported", set())
+    if missing:
+        names = ", ".join(sorted({type(m).__name__ for m in missing}))
+        raise ValueError(f"the {backend} backend cannot print {names}")
+    return text
+
+
+def _header(exprs, args, backend, key, operations, dps, comment: str) -> list[str]:
+    import symcnn
+
+    srepr = hashlib.sha256("\n".join(sp.srepr(e) for e in exprs).encode()).hexdigest()
+    lines = [f"Generated by symcnn.codegen (symcnn {symcnn.__version__}, "
+             f"SymPy {sp.__version__}, format {FORMAT}).",
+             "Do not edit: the file is checked against the checksum on its first line and",
+             "regenerated when the check fails.",
+             f"key: {key}", f"backend: {backend}" + (f", {dps} digits" if dps else ""),
+             f"expressions (sha256 of srepr): {srepr}",
+             "arguments: " + ", ".join(f"a{i} = {a.name}" for i, a in enumerate(args))]
+    lines += [f"output {i}: {sp.sstr(e)}" for i, e in enumerate(exprs)]
+    lines.append(f"operations after CSE: {operations}")
+    return [f"{comment} {line}".rstrip() for line in lines]
+
+
+def _python_source(exprs, args, backend, key, dps) -> str:
+    replacements, reduced, operations = _lower(exprs, args)
+    printer = _NumPyPrinter() if backend == "numpy" else _MpmathPrinter()
+    body = [f"    {sym} = {_printed(printer, value, backend)}" for sym, value in replacements]
+    outputs = [f"        {_printed(printer, e, backend)}," for e in reduced]
+    names = ", ".join(f"a{i}" for i in range(len(args)))
+    lines = _header(exprs, args, backend, key, operations,
+                    dps if backend == "mpmath" else None, "#")
+    if backend == "numpy":
+        lines += ["import numpy", "", "", NUMPY_HELPERS.strip("\n"), "", "",
+                  f"def kernel({names}):"]
+        lines += body + ["    return (", *outputs, "    )"]
+    else:
+        lines += ["import mpmath", "", f"DPS = {int(dps)}", "", "",
+                  MPMATH_HELPERS.strip("\n"), "", "", f"def kernel({names}):",
+                  "    with mpmath.workdps(DPS):"]
+        lines += [f"        a{i} = mpmath.mpf(a{i})" for i in range(len(args))]
+        lines += ["    " + line for line in body]
+        lines += ["        return (", *["    " + o for o in outputs], "        )"]
+    return "\n".join(lines) + "\n"
+
+
+def _c_source(exprs, args, key) -> str:
+    replacements, reduced, operations = _lower(exprs, args)
+    printer = _CPrinter()
+    body = [f"            const double {sym} = {_printed(printer, value, 'c')};"
+            for sym, value in replacements]
+    outputs = [f"            r{i}[o * inner + j] = {_printed(printer, e, 'c')};"
+               for i, e in enumerate(reduced)]
+    n_in, n_out = len(args), len(reduced)
+    text = "\n".join(body + outputs)
+    lines = _header(exprs, args, "c", key, operations, None, "//")
+    lines += ["#include <math.h>", "#include <stdint.h>", ""]
+    if "symcnn_exprel" in text:
+        lines += [C_HELPERS.strip("\n"), ""]
+    lines += [
+        "// Evaluates the outputs at every point of the broadcast shape (ndim >= 1 axes).",
+        "// in[k]: argument k, strides[k * ndim + d] its stride along axis d in elements",
+        "// (0 on broadcast axes); out[i]: C-contiguous output i.",
+        "void symcnn_kernel(int64_t ndim, const int64_t *shape, const double *const *in,",
+        "                   const int64_t *strides, double *const *out)",
+        "{",
+        f"    int64_t count[{MAX_DIMS}] = {{0}};",
+        f"    int64_t base[{n_in}] = {{0}};",
+        "    int64_t total = 1;",
+        "    for (int64_t d = 0; d < ndim; ++d)",
+        "        total *= shape[d];",
+        "    if (total == 0)",
+        "        return;",
+        "    const int64_t inner = shape[ndim - 1];",
+        "    const int64_t outer = total / inner;",
+    ]
+    lines += [f"    const int64_t s{k} = strides[{k} * ndim + ndim - 1];" for k in range(n_in)]
+    lines += [f"    double *const r{i} = out[{i}];" for i in range(n_out)]
+    lines += ["    for (int64_t o = 0; o < outer; ++o) {"]
+    lines += [f"        const double *const p{k} = in[{k}] + base[{k}];" for k in range(n_in)]
+    lines += ["        for (int64_t j = 0; j < inner; ++j) {"]
+    lines += [f"            const double a{k} = p{k}[j * s{k}];" for k in range(n_in)]
+    lines += body + outputs
+    lines += [
+        "        }",
+        "        for (int64_t d = ndim - 2; d >= 0; --d) {",
+        "            ++count[d];",
+        f"            for (int k = 0; k < {n_in}; ++k)",
+        "                base[k] += strides[k * ndim + d];",
+        "            if (count[d] < shape[d])",
+        "                break;",
+        f"            for (int k = 0; k < {n_in}; ++k)",
+        "                base[k] -= strides[k * ndim + d] * shape[d];",
+        "            count[d] = 0;",
+        "        }",
+        "    }",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# Cache ----------------------------------------------------------------------------------
+
+
+def cache_dir(cache: str | os.PathLike | bool | None = None) -> Path | None:
+    """The kernel cache directory, or None when caching is off.
+
+    ``cache``: a directory, ``False`` (off), or None: ``$SYMCNN_CACHE`` (``off``, ``0``,
+    ``false``, ``no`` or ``none`` turn it off), else ``$XDG_CACHE_HOME/symcnn/kernels``,
+    else ``~/.cache/symcnn/kernels``.
+    """
+    if cache is False:
+        return None
+    if cache is not None and cache is not True:
+        return Path(cache)
+    env = os.environ.get("SYMCNN_CACHE", "")
+    if env:
+        return None if env.lower() in ("off", "0", "false", "no", "none") else Path(env)
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "symcnn" / "kernels"
+
+
+def _checksum_prefix(comment: str) -> str:
+    return f"{comment} symcnn-codegen sha256:"
+
+
+def _sealed(source: str, comment: str) -> str:
+    """``source`` with a first line holding its SHA-256."""
+    return f"{_checksum_prefix(comment)}{hashlib.sha256(source.encode()).hexdigest()}\n{source}"
+
+
+def _unsealed(data: bytes, comment: str, key: str) -> str | None:
+    """The source in ``data`` if its checksum and key are right, else None."""
+    first, newline, rest = data.partition(b"\n")
+    prefix = _checksum_prefix(comment).encode()
+    if not newline or not first.startswith(prefix):
+        return None
+    if first[len(prefix):].decode("ascii", "replace") != hashlib.sha256(rest).hexdigest():
+        return None
+    try:
+        source = rest.decode()
+    except UnicodeDecodeError:
+        return None
+    return source if f"{comment} key: {key}\n" in source else None
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def find_c_compiler() -> str | None:
+    """Path of the C compiler: ``$CC``, else ``cc``, ``gcc`` or ``clang`` on PATH."""
+    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if name:
+            path = shutil.which(name)
+            if path:
+                return path
+    return None
+
+
+def _compiler_identity(compiler: str) -> str:
+    try:
+        done = subprocess.run([compiler, "--version"], capture_output=True, text=True,
+                              timeout=60, check=False)
+        version = done.stdout.splitlines()[0] if done.stdout else ""
+    except (OSError, subprocess.TimeoutExpired):
+        version = ""
+    return f"{compiler} {version}".strip()
+
+
+def _compile_c(source: str, compiler: str) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="symcnn-cc-") as tmp:
+        src, lib = Path(tmp) / "kernel.c", Path(tmp) / "kernel.so"
+        src.write_text(source)
+        done = subprocess.run([compiler, *CFLAGS, "-o", str(lib), str(src), "-lm"],
+                              capture_output=True, text=True, timeout=600, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"C compiler {compiler} failed ({done.returncode}):\n"
+                               f"{done.stderr[-4000:]}")
+        return lib.read_bytes()
+
+
+def _load_library(data: bytes) -> ctypes.CDLL:
+    """Load a shared library from verified bytes, through a private temporary copy (the
+    cache file may be replaced or corrupted later without affecting the loaded code)."""
+    handle, tmp = tempfile.mkstemp(prefix="symcnn-kernel-", suffix=".so")
+    try:
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
+        lib = ctypes.CDLL(tmp)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    fn = lib.symcnn_kernel
+    fn.argtypes = [ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                   ctypes.c_void_p]
+    fn.restype = None
+    return lib
+
+
+# Kernels --------------------------------------------------------------------------------
+
+
+class Kernel:
+    """A compiled closed form: ``kernel(*arrays)`` or ``kernel(name=array, ...)``.
+
+    The inputs broadcast against each other (NumPy rules); the result has the broadcast
+    shape: one array for a single expression, a tuple for a list. NumPy and C kernels
+    return float64 arrays, mpmath kernels object arrays of ``mpf`` (a scalar for 0-d
+    inputs). Inputs are checked: their number, real values and no NaN; a ValueError names
+    the argument.
+
+    Attributes: ``backend``, ``exprs``, ``args`` (symbols in call order), ``dps``, ``key``,
+    ``source`` (the generated code, checksum line excluded), ``path`` (cache file or None),
+    ``cache_status`` (``hit``, ``miss``, ``regenerated`` or ``off``), ``compiler``.
+    """
+
+    def __init__(self, backend, exprs, args, single, dps, key, source, path, cache_status,
+                 function=None, library=None, compiler=None):
+        self.backend, self.exprs, self.args, self.dps = backend, exprs, args, dps
+        self.key, self.source, self.path, self.cache_status = key, source, path, cache_status
+        self.compiler = compiler
+        self._single, self._function, self._library = single, function, library
+        self.names = tuple(a.name for a in args)
+
+    def __repr__(self) -> str:
+        outputs = "1 output" if self._single else f"{len(self.exprs)} outputs"
+        return (f"Kernel({self.backend}, args=({', '.join(self.names)}), {outputs}, "
+                f"key={self.key[:12]}, cache {self.cache_status})")
+
+    @property
+    def operations(self) -> int:
+        """Operation count after CSE, as recorded in the generated header."""
+        for line in self.source.splitlines():
+            if "operations after CSE:" in line:
+                return int(line.rsplit(":", 1)[1])
+        raise ValueError("no operation count in the generated source")
+
+    def _bind(self, arrays, named) -> list:
+        n = len(self.args)
+        signature = f"({', '.join(self.names)})"
+        if len(arrays) > n:
+            raise ValueError(f"kernel takes {n} arguments {signature}, got {len(arrays)}")
+        values = dict(zip(self.names, arrays, strict=False))
+        for name, value in named.items():
+            if name not in self.names:
+                raise ValueError(f"unknown argument {name!r}; the kernel takes {signature}")
+            if name in values:
+                raise ValueError(f"argument {name!r} given twice")
+            values[name] = value
+        missing = [name for name in self.names if name not in values]
+        if missing:
+            raise ValueError(f"kernel takes {n} arguments {signature}, got {len(values)}: "
+                             f"missing {', '.join(missing)}")
+        return [values[name] for name in self.names]
+
+    def __call__(self, *arrays, **named):
+        values = self._bind(arrays, named)
+        if self.backend == "mpmath":
+            outs = self._call_mpmath(values)
+            return outs[0] if self._single else tuple(outs)
+        checked = [_float_array(v, name) for v, name in zip(values, self.names, strict=True)]
+        shape = np.broadcast_shapes(*(a.shape for a in checked))
+        if self.backend == "numpy":
+            outs = self._call_numpy(checked, shape)
+        else:
+            outs = self._call_c(checked, shape)
+        return outs[0] if self._single else tuple(outs)
+
+    def _call_numpy(self, arrays, shape):
+        outs = [np.empty(shape) for _ in self.exprs]
+        with np.errstate(under="ignore"):
+            for part, pieces in _blocks(arrays, shape):
+                for out, value in zip(outs, self._function(*pieces), strict=True):
+                    out[part] = value
+        return outs
+
+    def _call_c(self, arrays, shape):
+        full = shape if shape else (1,)
+        if len(full) > MAX_DIMS:
+            raise ValueError(f"at most {MAX_DIMS} dimensions")
+        views = []
+        for a in arrays:
+            v = np.broadcast_to(a, full)
+            if not v.flags.aligned or any(st % v.itemsize for st in v.strides):
+                v = np.broadcast_to(np.ascontiguousarray(a), full)
+            views.append(v)
+        strides = np.array([[st // 8 for st in v.strides] for v in views], dtype=np.int64)
+        dims = np.array(full, dtype=np.int64)
+        outs = [np.empty(full) for _ in self.exprs]
+        ins = (ctypes.c_void_p * len(views))(*[v.ctypes.data for v in views])
+        outp = (ctypes.c_void_p * len(outs))(*[o.ctypes.data for o in outs])
+        self._library.symcnn_kernel(len(full), dims.ctypes.data, ins, strides.ctypes.data,
+                                    outp)
+        return [o.reshape(shape) for o in outs]
+
+    def _call_mpmath(self, values):
+        objects = [_mpf_array(v, name, self.dps)
+                   for v, name in zip(values, self.names, strict=True)]
+        n_out = len(self.exprs)
+        function = self._function if n_out > 1 else (lambda *a: self._function(*a)[0])
+        outs = np.frompyfunc(function, len(self.args), n_out)(*objects)
+        return outs if n_out > 1 else (outs,)
+
+
+def _blocks(arrays, shape):
+    """``(index, pieces)``: the broadcast shape cut into blocks of about :data:`BLOCK`
+    points along one axis, with the matching piece of every input (broadcast axes kept)."""
+    size = int(np.prod(shape))
+    if size <= BLOCK:
+        yield (...,), arrays
+        return
+    arrays = [a.reshape((1,) * (len(shape) - a.ndim) + a.shape) for a in arrays]
+    axis = next(d for d in range(len(shape)) if int(np.prod(shape[d + 1:])) <= BLOCK)
+    rows = max(1, BLOCK // max(1, int(np.prod(shape[axis + 1:]))))
+    for outer in np.ndindex(*shape[:axis]):
+        for start in range(0, shape[axis], rows):
+            block = slice(start, start + rows)
+            pieces = [a[tuple(i if a.shape[d] > 1 else 0 for d, i in enumerate(outer))
+                        + ((block if a.shape[axis] > 1 else slice(None)),)]
+                      for a in arrays]
+            yield (*outer, block), pieces
+
+
+def _float_array(value, name: str) -> np.ndarray:
+    try:
+        array = np.asarray(value)
+    except Exception as error:  # any conversion failure names the argument
+        raise ValueError(f"argument {name}: not an array of numbers ({error})") from None
+    if np.iscomplexobj(array):
+        raise ValueError(f"argument {name} is complex; kernels take real inputs")
+    if array.dtype != np.float64:
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"argument {name}: not real numbers ({error})") from None
+    if np.isnan(array).any():
+        raise ValueError(f"argument {name} contains NaN")
+    return array
+
+
+def _to_mpf(value):
+    if isinstance(value, mpmath.mpf):
+        return value
+    if isinstance(value, np.floating | np.integer):
+        value = value.item()
+    return mpmath.mpf(value)
+
+
+def _mpf_array(value, name: str, dps: int) -> np.ndarray:
+    array = np.asarray(value, dtype=object)
+    try:
+        with mpmath.workdps(dps):
+            converted = np.frompyfunc(_to_mpf, 1, 1)(array)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"argument {name}: not real numbers ({error})") from None
+    if np.any(np.asarray(np.frompyfunc(mpmath.isnan, 1, 1)(converted), dtype=bool)):
+        raise ValueError(f"argument {name} contains NaN")
+    return np.asarray(converted, dtype=object)
+
+
+def _exec_module(source: str, key: str, path: Path | None):
+    """Run our own generated module (checksum verified or just generated)."""
+    namespace = {"__name__": f"symcnn_kernel_{key[:16]}"}
+    code = builtins.compile(source, str(path) if path else f"<symcnn kernel {key[:16]}>",
+                            "exec")
+    exec(code, namespace)  # our own generated code, see above
+    return namespace["kernel"]
+
+
+def compile(exprs, args: Sequence[sp.Symbol] | sp.Symbol, backend: str = "numpy",
+            dps: int = 30, cache: str | os.PathLike | bool | None = None) -> Kernel:
+    """Generate, cache and load a kernel evaluating ``exprs`` at ``args``.
+
+    Parameters
+    ----------
+    exprs : a SymPy expression or a list of them (real; free symbols among ``args``).
+    args : the symbols, in call order.
+    backend : ``"numpy"``, ``"mpmath"`` or ``"c"``.
+    dps : decimal digits of the mpmath backend.
+    cache : cache directory, ``False`` for none, None for :func:`cache_dir`'s default.
+
+    Raises
+    ------
+    ValueError for bad expressions or arguments, CompilerNotFound for ``"c"`` without a
+    C compiler, RuntimeError if the compiler fails.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    exprs, args, single = _prepare(exprs, args)
+    if backend == "mpmath" and int(dps) < 1:
+        raise ValueError(f"dps must be positive, got {dps}")
+    compiler = None
+    if backend == "c":
+        path = find_c_compiler()
+        if path is None:
+            raise CompilerNotFound("no C compiler found (looked for $CC, cc, gcc, clang "
+                                   "on PATH); use backend 'numpy'")
+        compiler = _compiler_identity(path)
+    key = cache_key(exprs, args, backend, dps, compiler=compiler)
+    directory = cache_dir(cache)
+    common = {"backend": backend, "exprs": exprs, "args": args, "single": single,
+              "dps": int(dps) if backend == "mpmath" else None, "key": key,
+              "compiler": compiler}
+    if backend == "c":
+        return _compile_c_kernel(common, directory, path)
+    file = directory / f"{key}.py" if directory else None
+    status = "off"
+    source = None
+    if file is not None:
+        data = _read(file)
+        source = None if data is None else _unsealed(data, "#", key)
+        status = "hit" if source is not None else ("miss" if data is None else "regenerated")
+    if source is None:
+        source = _python_source(exprs, args, backend, key, dps)
+        if file is not None:
+            try:
+                _write_atomic(file, _sealed(source, "#").encode())
+            except OSError as error:
+                warnings.warn(f"could not write the kernel cache {file}: {error}",
+                              RuntimeWarning, stacklevel=2)
+    CACHE_STATS[status] += 1
+    function = _exec_module(source, key, file)
+    return Kernel(**common, source=source, path=file, cache_status=status, function=function)
+
+
+def _compile_c_kernel(common: dict, directory: Path | None, compiler: str) -> Kernel:
+    key = common["key"]
+    status, source, library = "off", None, None
+    if directory is not None:
+        src, lib, manifest = (directory / f"{key}{ext}" for ext in (".c", ".so", ".json"))
+        data, binary, meta = _read(src), _read(lib), _read(manifest)
+        if data is None and binary is None and meta is None:
+            status = "miss"
+        else:
+            source = None if data is None else _unsealed(data, "//", key)
+            try:
+                recorded = json.loads(meta) if meta is not None else {}
+            except (ValueError, UnicodeDecodeError):
+                recorded = {}
+            ok = (source is not None and binary is not None and recorded.get("key") == key
+                  and recorded.get("source_sha256") == hashlib.sha256(data).hexdigest()
+                  and recorded.get("library_sha256") == hashlib.sha256(binary).hexdigest())
+            status = "hit" if ok else "regenerated"
+            if ok:
+                library = binary
+            else:
+                source = None
+    if library is None:
+        source = _c_source(common["exprs"], common["args"], key)
+        sealed = _sealed(source, "//").encode()
+        library = _compile_c(source, compiler)
+        if directory is not None:
+            meta = {"key": key, "source_sha256": hashlib.sha256(sealed).hexdigest(),
+                    "library_sha256": hashlib.sha256(library).hexdigest(),
+                    "compiler": common["compiler"], "cflags": list(CFLAGS)}
+            try:
+                _write_atomic(src, sealed)
+                _write_atomic(lib, library)
+                _write_atomic(manifest, (json.dumps(meta, indent=1, sort_keys=True)
+                                         + "\n").encode())
+            except OSError as error:
+                warnings.warn(f"could not write the kernel cache {directory}: {error}",
+                              RuntimeWarning, stacklevel=3)
+    CACHE_STATS[status] += 1
+    return Kernel(**common, source=source, path=src if directory else None,
+                  cache_status=status, library=_load_library(library))
+
+
+# Closed forms ---------------------------------------------------------------------------
+
+ARGUMENT_ORDER = ("t", "s", "lam", "u0", "N", "tau")
+"""Call order of a reduction's kernel: the symbols of ``Reduction.symbols`` present in the
+expression, in this order, then any others by name."""
+
+
+def reduction_args(reduction, expr) -> tuple[sp.Symbol, ...]:
+    """The arguments of ``expr`` (a field of a ``closed_forms.Reduction``) in call order."""
+    known = [reduction.symbols[k] for k in ARGUMENT_ORDER if k in reduction.symbols]
+    free = expr.free_symbols
+    ordered = [s for s in known if s in free]
+    return tuple(ordered + sorted(free - set(ordered), key=lambda s: s.name))
+
+
+def compile_reduction(reduction, field: str = "stable", **options) -> Kernel:
+    """Kernel of a ``closed_forms.Reduction`` field (default its ``stable`` form)."""
+    expr = getattr(reduction, field)
+    return compile(expr, reduction_args(reduction, expr), **options)
+
+
+# Command line ---------------------------------------------------------------------------
+
+REDUCTIONS = ("r1", "r3", "r3b", "r3c", "r5")
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``symcnn codegen`` to an ``argparse`` subparsers object."""
+    parser = subparsers.add_parser(
+        "codegen", help="generate a kernel for a closed form",
+        description="Generate (or fetch from the cache) the kernel of a closed form of "
+                    "symcnn.closed_forms and print its source; --check compares it with "
+                    "mpmath at 50 digits on a grid including extreme values.")
+    parser.add_argument("reduction", choices=REDUCTIONS)
+    parser.add_argument("--depth", type=int, default=3, help="L for r5 (default 3)")
+    parser.add_argument("--field", default="stable", choices=["stable", "solution"],
+                        help="which expression of the reduction (default stable)")
+    parser.add_argument("--backend", default="numpy", choices=list(BACKENDS))
+    parser.add_argument("--dps", type=int, default=30, help="digits, mpmath backend")
+    parser.add_argument("--cache-dir", metavar="DIR", help="cache directory (default: "
+                        "$SYMCNN_CACHE or the user cache directory)")
+    parser.add_argument("--no-cache", action="store_true", help="do not use the cache")
+    parser.add_argument("--out", metavar="FILE", help="write the source here")
+    parser.add_argument("--check", action="store_true",
+                        help="check against mpmath at 50 digits on a test grid")
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """``symcnn codegen``: returns the exit status."""
+    try:
+        from . import closed_forms
+    except ImportError as error:
+        raise SystemExit(f"symcnn codegen: symcnn.closed_forms is unavailable ({error})"
+                         ) from None
+    build = getattr(closed_forms, args.reduction, None)
+    if build is None:
+        raise SystemExit(f"symcnn codegen: closed_forms has no {args.reduction}()")
+    reduction = build(args.depth) if args.reduction == "r5" else build()
+    cache = False if args.no_cache else args.cache_dir
+    try:
+        kernel = compile_reduction(reduction, args.field, backend=args.backend,
+                                   dps=args.dps, cache=cache)
+    except CompilerNotFound as error:
+        raise SystemExit(f"symcnn codegen: {error}") from None
+    if args.out:
+        Path(args.out).write_text(kernel.source)
+    else:
+        sys.stdout.write(kernel.source)
+    print(f"{kernel!r}; {kernel.operations} operations; cache "
+          f"{kernel.path or 'off'}", file=sys.stderr)
+    if args.check:
+        error = check(kernel)
+        print(f"max relative error vs mpmath (50 digits): {error:.3g}", file=sys.stderr)
+        if not error <= 1e-12 or kernel.backend == "mpmath" and not error <= 1e-25:
+            print("check FAILED", file=sys.stderr)
+            return 1
+    return 0
+
+
+def check(kernel: Kernel, points: int = 7) -> float:
+    """Max relative difference between ``kernel`` and its mpmath kernel at 50 digits on a
+    grid: each argument over ``{0, 1e-20, 1e-3, 0.37, 1, 7.5, 1e3}`` or, for ``u0``-like
+    arguments, down to ``1e-300`` (arguments named ``N`` or ``tau`` take ``{1, 16, 1e3}``,
+    ``{0.37, 1}``). Points where the reference is not finite are skipped."""
+    grids = []
+    for name in kernel.names:
+        if name in ("N",):
+            grid = [1.0, 16.0, 1e3]
+        elif name in ("tau",):
+            grid = [0.37, 1.0]
+        elif name.startswith("u"):
+            grid = [1e-300, 1e-12, 0.37, 5.0]
+        elif name.startswith("l"):
+            grid = [0.5, 2.3]
+        else:
+            grid = [0.0, 1e-20, 1e-3, 0.37, 1.0, 7.5, 1e3][:points]
+        grids.append(np.array(grid))
+    mesh = np.meshgrid(*grids, indexing="ij")
+    reference = compile(kernel.exprs if not kernel._single else kernel.exprs[0],
+                        kernel.args, backend="mpmath", dps=50, cache=False)
+    with np.errstate(all="ignore"):
+        got = kernel(*mesh)
+    want = reference(*mesh)
+    got = [got] if kernel._single else list(got)
+    want = [want] if kernel._single else list(want)
+    worst = 0.0
+    for g, w in zip(got, want, strict=True):
+        w = np.asarray(w, dtype=object)
+        g = np.asarray(g, dtype=object)
+        for gi, wi in zip(g.ravel(), w.ravel(), strict=True):
+            if not mpmath.isfinite(wi):
+                continue
+            scale = max(abs(wi), mpmath.mpf(1e-300))
+            err = abs(mpmath.mpf(gi) - wi) / scale if mpmath.isfinite(mpmath.mpf(gi)) else 1
+            worst = max(worst, float(err))
+    return worst

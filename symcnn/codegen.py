@@ -62,6 +62,7 @@ import sympy as sp
 from mpmath.libmp import prec_to_dps
 from sympy.codegen.rewriting import expm1_opt, log1p_opt, optimize
 from sympy.printing.c import C99CodePrinter
+from sympy.printing.codeprinter import PrintMethodNotImplementedError
 from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import MpmathPrinter
 
@@ -69,7 +70,7 @@ BACKENDS = ("numpy", "mpmath", "c")
 FORMAT = 1
 """Version of the generated code; part of the cache key."""
 CFLAGS = ("-O2", "-std=c99", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno")
-BLOCK = 1 << 14
+BLOCK = 1 << 16
 """Elements per block of the NumPy kernel (intermediates stay in the L2 cache)."""
 MAX_DIMS = 64
 
@@ -249,12 +250,25 @@ def _lower(exprs, args):
 
 
 def _printed(printer, expr, backend: str) -> str:
-    text = printer.doprint(expr)
-    missing = getattr(printer, "_not_supported", set())
+    try:
+        text = printer.doprint(expr)
+    except PrintMethodNotImplementedError:
+        missing = {f for f in expr.atoms(sp.Function) if not isinstance(f, exprel)}
+        missing = {f for f in missing if not _printable(printer, f)}
+    else:
+        missing = getattr(printer, "_not_supported", set())
     if missing:
         names = ", ".join(sorted({type(m).__name__ for m in missing}))
         raise ValueError(f"the {backend} backend cannot print {names}")
     return text
+
+
+def _printable(printer, function) -> bool:
+    try:
+        printer.doprint(function)
+    except PrintMethodNotImplementedError:
+        return False
+    return not getattr(printer, "_not_supported", set())
 
 
 def _header(exprs, args, backend, key, operations, dps, comment: str) -> list[str]:
@@ -615,7 +629,7 @@ def _to_mpf(value):
 def _mpf_array(value, name: str, dps: int) -> np.ndarray:
     array = np.asarray(value, dtype=object)
     try:
-        with mpmath.workdps(dps):
+        with mpmath.workdps(dps), np.errstate(invalid="ignore"):
             converted = np.frompyfunc(_to_mpf, 1, 1)(array)
     except (TypeError, ValueError) as error:
         raise ValueError(f"argument {name}: not real numbers ({error})") from None

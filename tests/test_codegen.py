@@ -1,0 +1,497 @@
+"""Generated kernels (symcnn.codegen): NumPy against mpmath at 50 digits on extreme grids,
+mpmath against SymPy's evalf, C against NumPy, the disk cache, input validation.
+
+The test problem is R3b, tau du/dt = 2 sqrt(N) u (s - lam u), u(0) = u0, solved here by
+``sympy.dsolve``. Its stable form is written in this file, for the tests only, and checked
+against the ODE symbolically before any numerics: with c = 2 sqrt(N) t / tau,
+    u = 1 / (lam c exprel(-c s) + e^{-c s} / u0),
+which has no overflow (every term is bounded by 1/u0 or lam c) and no 0/0 at s = 0.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import warnings
+from functools import cache
+from pathlib import Path
+
+import mpmath
+import numpy as np
+import pytest
+import sympy as sp
+
+import symcnn
+from symcnn import codegen
+from symcnn.codegen import CompilerNotFound, Kernel, exprel
+
+EPS = np.finfo(float).eps
+t, tau, s, lam, u0, N = sp.symbols("t tau s lambda u_0 N", positive=True)
+ARGS = (t, s, lam, u0, N, tau)
+RATE = 2 * sp.sqrt(N) * t / tau  # c: the exponent is -c s
+
+
+@cache
+def dsolve_solution() -> sp.Expr:
+    u = sp.Function("u")
+    ode = sp.Eq(tau * u(t).diff(t), 2 * sp.sqrt(N) * u(t) * (s - lam * u(t)))
+    return sp.dsolve(ode, u(t), ics={u(0): u0}).rhs
+
+
+@cache
+def limit_at_s0() -> sp.Expr:
+    return sp.limit(dsolve_solution(), s, 0)
+
+
+def stable_form() -> sp.Expr:
+    return 1 / (lam * RATE * exprel(-RATE * s) + sp.exp(-RATE * s) / u0)
+
+
+@cache
+def reference():
+    """u(t) at 50 digits from dsolve's solution (its s -> 0 limit at s = 0), and the
+    condition number |t du/dt / u| = |c (s - lam u)| from the ODE."""
+    solution = sp.lambdify(ARGS, dsolve_solution(), modules="mpmath")
+    at_zero = sp.lambdify(ARGS, limit_at_s0(), modules="mpmath")
+
+    def value(*point):
+        with mpmath.workdps(50):
+            x = [mpmath.mpf(float(v)) for v in point]
+            if x[1] == 0:
+                return at_zero(*x)
+            u = solution(*x)
+            # dsolve's form takes the log of a negative number when lam u0 < s
+            assert abs(mpmath.im(u)) <= mpmath.mpf(10) ** -40 * abs(u)
+            return mpmath.re(u)
+
+    return value
+
+
+def reference_grid(*arrays):
+    """Reference values and condition numbers over the broadcast of ``arrays``."""
+    value = reference()
+    grids = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in arrays))
+    ref = np.empty(grids[0].shape, dtype=object)
+    for index in np.ndindex(ref.shape):
+        ref[index] = value(*(g[index] for g in grids))
+    tt, ss, ll, _, nn, tt_au = grids
+    with np.errstate(under="ignore"):
+        condition = np.abs(2 * np.sqrt(nn) * tt / tt_au
+                           * (ss - ll * ref.astype(float)))
+    return ref, condition
+
+
+def relative_error(got, ref) -> np.ndarray:
+    got = np.asarray(got, dtype=object)
+    out = np.empty(ref.shape)
+    for index in np.ndindex(ref.shape):
+        with mpmath.workdps(50):
+            out[index] = float(abs(mpmath.mpf(got[index]) - ref[index]) / abs(ref[index]))
+    return out
+
+
+# The extreme grid: frequencies x times x initial strengths (broadcast), for given
+# (lam, N, tau). x = 2 sqrt(N) s t / tau reaches 1e5 at the largest s and t.
+S_VALUES = np.array([0.0, 1e-20, 1e-10, 1e-3, 0.1, 1.0, 3.7, 10.0])
+U0_VALUES = np.array([1e-300, 1e-12, 0.5, 5.0])
+PARAMETERS = [(2.3, 7.0, 0.37), (1.0, 1024.0, 1.0), (0.5, 1.0, 2.0)]
+
+
+def extreme_grid(lam_v, n_v, tau_v, times=60):
+    t_max = 1e5 * tau_v / (2 * np.sqrt(n_v) * S_VALUES.max())
+    tt = np.concatenate([[0.0], np.geomspace(1e-3 * t_max, t_max, times)])
+    return (tt[None, :, None], S_VALUES[:, None, None], lam_v, U0_VALUES[None, None, :],
+            n_v, tau_v)
+
+
+@pytest.fixture
+def cache_path(tmp_path, monkeypatch):
+    """Every kernel in these tests goes to a temporary cache."""
+    path = tmp_path / "cache"
+    monkeypatch.setenv("SYMCNN_CACHE", str(path))
+    return path
+
+
+# The stable form is R3b's solution --------------------------------------------------------
+
+
+def test_stable_form_solves_the_ode():
+    stable = stable_form()
+    expanded = stable.rewrite(sp.exp)
+    assert sp.simplify(expanded - dsolve_solution()) == 0
+    residual = tau * stable.diff(t) - 2 * sp.sqrt(N) * stable * (s - lam * stable)
+    assert sp.simplify(residual.rewrite(sp.exp)) == 0
+    assert stable.subs(t, 0) == u0
+    # at s = 0 the stable form is the limit itself (exprel(0) = 1), no 0/0
+    assert sp.simplify(stable.subs(s, 0) - limit_at_s0()) == 0
+
+
+# NumPy against mpmath at 50 digits -------------------------------------------------------
+
+
+@pytest.mark.parametrize(("lam_v", "n_v", "tau_v"), PARAMETERS)
+def test_numpy_kernel_matches_50_digits_on_extreme_grid(cache_path, lam_v, n_v, tau_v):
+    kernel = codegen.compile(stable_form(), ARGS)
+    grid = extreme_grid(lam_v, n_v, tau_v)
+    with np.errstate(all="raise"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = kernel(*grid)
+    assert got.shape == (len(S_VALUES), 61, len(U0_VALUES))
+    assert got.dtype == np.float64 and np.all(np.isfinite(got)) and np.all(got > 0)
+    ref, condition = reference_grid(*grid)
+    x = np.broadcast_to(2 * np.sqrt(n_v) * grid[1] * grid[0] / tau_v, got.shape)
+    assert x.max() == pytest.approx(1e5)
+    error = relative_error(got, ref)
+    # 1e-13, plus the unavoidable part: x = c s is rounded (a few ulps) before exp, and
+    # u's condition number in t is |c (s - lam u)|, up to ~x/2 ~ 350 in the transition
+    # of u0 = 1e-300 (measured there: 1.4e-13).
+    bound = 1e-13 + 2 * EPS * condition
+    worst = np.unravel_index(np.argmax(error / bound), error.shape)
+    assert np.all(error <= bound), (error[worst], condition[worst], worst)
+    well_conditioned = condition <= 10
+    assert well_conditioned.sum() > error.size / 2
+    assert error[well_conditioned].max() <= 1e-13
+    # s = 0 exactly and s = 1e-20: the limit u0 / (1 + lam c u0), to 1e-13
+    assert error[:2].max() <= 1e-13
+
+
+def test_numpy_kernel_large_times_reach_the_optimum(cache_path):
+    kernel = codegen.compile(stable_form(), ARGS)
+    ss = np.array([1e-3, 0.5, 2.0])[:, None]
+    with np.errstate(all="raise"):
+        u = kernel(1e9, ss, 2.0, 1e-300, 16.0, 1.0)
+    np.testing.assert_allclose(u, np.broadcast_to(ss / 2.0, u.shape), rtol=1e-15)
+
+
+def test_unstable_form_fails_the_extreme_grid(cache_path):
+    """The checks above can fail: dsolve's own form (exp of a log of lam u0/(lam u0 - s))
+    gives NaN, 0/0 at s = 0 and overflows."""
+    kernel = codegen.compile(dsolve_solution(), ARGS)
+    with np.errstate(all="raise"), pytest.raises(FloatingPointError):
+        kernel(*extreme_grid(*PARAMETERS[0]))
+    with np.errstate(all="ignore"):
+        got = kernel(*extreme_grid(*PARAMETERS[0]))
+    assert not np.all(np.isfinite(got))
+
+
+# mpmath against SymPy's evalf at 50 digits -------------------------------------------------
+
+EVALF_POINTS = [  # (t, s, lam, u0, N, tau)
+    (0.75, 0.3, 2.3, 1e-3, 7.0, 0.37),
+    (3.0, 0.0, 2.3, 0.25, 16.0, 1.0),  # s = 0 exactly: the limit
+    (5e3, 1e-20, 1.0, 1e-300, 1024.0, 1.0),
+    (699.3, 10.0, 2.3, 1e-300, 7.0, 0.37),  # x = 1e5
+    (2.5, 1.7, 0.5, 5.0, 3.0, 2.0),  # u0 above s/lam: decreasing
+    (0.0, 1.0, 1.0, 0.125, 4.0, 1.0),  # t = 0: u0
+]
+
+
+def test_mpmath_kernel_matches_evalf_50_digits(cache_path):
+    kernel = codegen.compile(stable_form(), ARGS, backend="mpmath", dps=50)
+    for point in EVALF_POINTS:
+        got = kernel(*point)
+        assert isinstance(got, mpmath.mpf)
+        exact = {a: sp.Rational(v) for a, v in zip(ARGS, point, strict=True)}  # the doubles
+        expr = limit_at_s0() if point[1] == 0 else dsolve_solution()
+        want = sp.re(expr.subs(exact).evalf(50))
+        # and the stable form through evalf (exprel's own evalf), at s = 0 too
+        stable = stable_form().subs(exact).evalf(50)
+        with mpmath.workdps(60):
+            want = mpmath.mpf(sp.Float(want, 50)._mpf_)
+            assert abs(got - want) <= mpmath.mpf(10) ** -47 * abs(want), point
+            assert abs(mpmath.mpf(stable._mpf_) - want) <= mpmath.mpf(10) ** -47 * abs(want)
+
+
+def test_mpmath_kernel_precision_and_exact_inputs(cache_path):
+    x = sp.Symbol("x")
+    k30 = codegen.compile(sp.exp(x) - 1, [x], backend="mpmath", dps=30)
+    k60 = codegen.compile(sp.exp(x) - 1, [x], backend="mpmath", dps=60)
+    assert k30.key != k60.key
+    # strings are read at the kernel's precision; exp(x) - 1 went through expm1
+    got = k60("1e-40")
+    with mpmath.workdps(80):
+        want = mpmath.expm1(mpmath.mpf("1e-40"))
+        assert abs(got - want) <= mpmath.mpf(10) ** -59 * want
+    out = k30(np.array([[0.0, 1.0], [2.0, 3.0]]))
+    assert out.shape == (2, 2) and out.dtype == object
+    assert all(isinstance(v, mpmath.mpf) for v in out.ravel())
+
+
+# C against NumPy ---------------------------------------------------------------------------
+
+
+def c_kernel(expr=None, args=ARGS, **options) -> Kernel:
+    if codegen.find_c_compiler() is None:
+        pytest.skip("no C compiler: none of $CC, cc, gcc, clang is on PATH")
+    return codegen.compile(stable_form() if expr is None else expr, args, backend="c",
+                           **options)
+
+
+@pytest.mark.parametrize(("lam_v", "n_v", "tau_v"), PARAMETERS)
+def test_c_kernel_matches_numpy(cache_path, lam_v, n_v, tau_v):
+    kernel = c_kernel()
+    numpy_kernel = codegen.compile(stable_form(), ARGS)
+    grid = extreme_grid(lam_v, n_v, tau_v, times=400)
+    got = kernel(*grid)
+    with np.errstate(all="raise"):
+        want = numpy_kernel(*grid)
+    assert got.shape == want.shape and np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, want, rtol=1e-14, atol=0)
+
+
+def test_c_kernel_strides_and_shapes(cache_path):
+    kernel = c_kernel()
+    numpy_kernel = codegen.compile(stable_form(), ARGS)
+    rng = np.random.default_rng(0)
+    modes = rng.uniform(0.1, 2.0, size=(3, 1, 1))
+    freq = rng.uniform(0.0, 1.0, size=(1, 5, 1))
+    times = np.linspace(0, 9, 14)[::-2]  # negative stride
+    big = rng.uniform(1e-6, 1.0, size=(6, 10))[:, ::2].T  # non-contiguous, transposed
+    cases = [
+        (times, modes * freq, 1.3, 1e-4, 16.0, 1.0),  # modes x frequencies x times
+        (big, 0.5, 1.0, big[::-1], 4.0, 0.5),
+        (2.0, 0.3, 1.0, 0.01, 16.0, 1.0),  # all scalars: 0-d output
+        (np.zeros((0, 3)), 1.0, 1.0, 0.5, 4.0, 1.0),  # empty
+    ]
+    for case in cases:
+        got, want = kernel(*case), numpy_kernel(*case)
+        assert got.shape == want.shape == np.broadcast_shapes(*(np.shape(a) for a in case))
+        np.testing.assert_allclose(got, want, rtol=1e-14, atol=0)
+
+
+def test_without_compiler_c_backend_says_so(cache_path, monkeypatch):
+    monkeypatch.setattr(codegen, "find_c_compiler", lambda: None)
+    with pytest.raises(CompilerNotFound, match="no C compiler found.*cc, gcc, clang"):
+        codegen.compile(stable_form(), ARGS, backend="c")
+
+
+# Broadcasting, blocks, several outputs -------------------------------------------------------
+
+
+def test_numpy_blocks_equal_one_pass_and_pointwise(cache_path, monkeypatch):
+    kernel = codegen.compile(stable_form(), ARGS)
+    rng = np.random.default_rng(1)
+    grid = (rng.uniform(0, 5, size=(1, 7, 1, 9)), rng.uniform(0, 2, size=(5, 1, 3, 1)),
+            1.5, rng.uniform(1e-3, 1, size=(3, 1)), 16.0, 1.0)
+    whole = kernel(*grid)
+    monkeypatch.setattr(codegen, "BLOCK", 10)  # blocks along an inner axis, ragged ends
+    blocked = kernel(*grid)
+    np.testing.assert_array_equal(blocked, whole)
+    arrays = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in grid))
+    for index in [(0, 0, 0, 0), (4, 6, 2, 8), (2, 3, 1, 5)]:
+        point = [a[index] for a in arrays]
+        assert kernel(*point) == whole[index]
+    named = {"lambda": 1.5, "u_0": grid[3], "N": 16.0, "tau": 1.0}
+    assert kernel(*grid[:2], **named).shape == whole.shape
+
+
+def test_several_outputs_and_constants(cache_path):
+    x, y = sp.symbols("x y", real=True)
+    exprs = [sp.exp(-x) * sp.cos(y) + sp.pi, sp.log(1 + x**2), sp.Integer(3)]
+    for backend in ("numpy", "mpmath") + (("c",) if codegen.find_c_compiler() else ()):
+        kernel = codegen.compile(exprs, [x, y], backend=backend)
+        a, b, c = kernel(np.array([0.0, 1e-8, 2.0])[:, None], np.array([0.0, 1.0]))
+        assert np.shape(a) == np.shape(b) == np.shape(c) == (3, 2)
+        xx, yy = np.meshgrid([0.0, 1e-8, 2.0], [0.0, 1.0], indexing="ij")
+        np.testing.assert_allclose(np.asarray(a, float), np.exp(-xx) * np.cos(yy) + np.pi,
+                                   rtol=1e-15)
+        np.testing.assert_allclose(np.asarray(b, float), np.log1p(xx**2), rtol=1e-15)
+        np.testing.assert_array_equal(np.asarray(c, float), 3.0)
+
+
+# exprel -----------------------------------------------------------------------------------
+
+
+def test_exprel():
+    z = sp.Symbol("z")
+    assert exprel(0) == 1 and exprel(-sp.oo) == 0
+    derivative = exprel(-z).diff(z)
+    assert sp.simplify(derivative.rewrite(sp.exp) - sp.diff((1 - sp.exp(-z)) / z, z)) == 0
+    assert abs(derivative.subs(z, 1).evalf(30) - (2 * sp.exp(-1) - 1)) < 1e-29
+    assert exprel(z).rewrite(sp.Piecewise).subs(z, 0) == 1
+    for value in ("1e-30", "-3.5", "700", "-1e5"):
+        got = exprel(sp.Float(value, 60)).evalf(50)
+        with mpmath.workdps(70):
+            v = mpmath.mpf(value)
+            want = mpmath.expm1(v) / v
+            assert abs(mpmath.mpf(got._mpf_) - want) <= mpmath.mpf(10) ** -48 * want
+    assert exprel(-z).is_positive is None and exprel(-t).is_positive
+
+
+# Cache ------------------------------------------------------------------------------------
+
+
+def test_cache_hit_and_keys(cache_path, monkeypatch):
+    codegen.CACHE_STATS.clear()
+    first = codegen.compile(stable_form(), ARGS)
+    second = codegen.compile(stable_form(), ARGS)
+    assert (first.cache_status, second.cache_status) == ("miss", "hit")
+    assert codegen.CACHE_STATS == {"miss": 1, "hit": 1}
+    assert first.path == second.path and first.path.parent == cache_path
+    assert first.source == second.source and first.key == second.key
+    key = first.key
+    # the key follows the expression, the arguments' order, the backend and the version
+    assert codegen.cache_key(stable_form() + 1, ARGS, "numpy") != key
+    assert codegen.cache_key(stable_form(), ARGS[::-1], "numpy") != key
+    assert codegen.cache_key(stable_form(), ARGS, "mpmath") != key
+    assert codegen.cache_key(stable_form(), ARGS, "numpy", version="0.0.0-other") != key
+    assert codegen.cache_key(stable_form(), ARGS, "numpy") == key
+    monkeypatch.setattr(symcnn, "__version__", "9.9.9")
+    bumped = codegen.compile(stable_form(), ARGS)
+    assert bumped.cache_status == "miss" and bumped.key != key
+    assert "symcnn 9.9.9" in bumped.source
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garble", "checksum", "empty", "binary"])
+def test_corrupted_cache_entry_is_regenerated(cache_path, damage):
+    kernel = codegen.compile(stable_form(), ARGS)
+    point = (0.7, 0.4, 2.3, 1e-3, 7.0, 0.37)
+    want = kernel(*point)
+    data = kernel.path.read_bytes()
+    damaged = {
+        "truncate": data[: len(data) // 2],
+        "garble": data.replace(b"numpy.exp(", b"numpy.log("),  # checksum line untouched
+        "checksum": data[:50] + b"zz" + data[52:],  # inside the checksum line
+        "empty": b"",
+        "binary": bytes(range(256)) * 3,
+    }[damage]
+    assert damaged != data
+    kernel.path.write_bytes(damaged)
+    again = codegen.compile(stable_form(), ARGS)
+    assert again.cache_status == "regenerated"
+    assert again(*point) == want
+    assert kernel.path.read_bytes() == data  # rewritten, identical
+    assert codegen.compile(stable_form(), ARGS).cache_status == "hit"
+
+
+def test_corrupted_c_library_is_regenerated(cache_path):
+    kernel = c_kernel()
+    point = (0.7, 0.4, 2.3, 1e-3, 7.0, 0.37)
+    want = kernel(*point)
+    library = kernel.path.with_suffix(".so")
+    data = library.read_bytes()
+    library.write_bytes(data[: len(data) // 3])
+    again = c_kernel()
+    assert again.cache_status == "regenerated" and again(*point) == want
+    assert c_kernel().cache_status == "hit"
+    manifest = kernel.path.with_suffix(".json")
+    manifest.write_text("{not json")
+    assert c_kernel().cache_status == "regenerated"
+    kernel.path.write_text(kernel.path.read_text().replace("exp(", "log(", 1))
+    assert c_kernel().cache_status == "regenerated"
+    assert c_kernel()(*point) == want
+
+
+def test_cache_locations(tmp_path, monkeypatch):
+    monkeypatch.delenv("SYMCNN_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert codegen.cache_dir() == tmp_path / "xdg" / "symcnn" / "kernels"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert codegen.cache_dir() == Path.home() / ".cache" / "symcnn" / "kernels"
+    monkeypatch.setenv("SYMCNN_CACHE", str(tmp_path / "env"))
+    assert codegen.cache_dir() == tmp_path / "env"
+    assert codegen.cache_dir(tmp_path / "arg") == tmp_path / "arg"
+    assert codegen.cache_dir(False) is None
+    kernel = codegen.compile(stable_form(), ARGS, cache=tmp_path / "arg")
+    assert kernel.path.parent == tmp_path / "arg"
+    for off in ("off", "0", "OFF"):
+        monkeypatch.setenv("SYMCNN_CACHE", off)
+        assert codegen.cache_dir() is None
+        kernel = codegen.compile(stable_form(), ARGS)
+        assert kernel.cache_status == "off" and kernel.path is None
+    assert not (tmp_path / "env").exists()
+
+
+def test_generated_source_is_deterministic(tmp_path):
+    script = (
+        "import sympy as sp\n"
+        "from symcnn import codegen\n"
+        "from tests.test_codegen import ARGS, stable_form\n"
+        "x, y = sp.symbols('x y')\n"
+        "for backend in ('numpy', 'mpmath', 'c'):\n"
+        "    if backend == 'c':\n"
+        "        source = codegen._c_source((stable_form(),), ARGS, 'k')\n"
+        "    else:\n"
+        "        source = codegen.compile([stable_form(), sp.exp(x + y) - sp.exp(x)],\n"
+        "            ARGS + (x, y), backend=backend, cache=False).source\n"
+        "    print(source)\n")
+    root = Path(__file__).resolve().parents[1]
+    outputs = []
+    for seed in ("1", "2", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-c", script], cwd=root, env=env,
+                              capture_output=True, text=True, check=True)
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert "Do not edit" in outputs[0] and "operations after CSE" in outputs[0]
+
+
+# Validation -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["numpy", "mpmath", "c"])
+def test_inputs_are_validated(cache_path, backend):
+    kernel = (c_kernel() if backend == "c" else
+              codegen.compile(stable_form(), ARGS, backend=backend))
+    good = [1.0, np.array([0.1, 0.2]), 2.0, 1e-3, 16.0, 1.0]
+    with pytest.raises(ValueError, match=r"takes 6 arguments .*missing N, tau"):
+        kernel(*good[:4])
+    with pytest.raises(ValueError, match="takes 6 arguments .* got 7"):
+        kernel(*good, 1.0)
+    with pytest.raises(ValueError, match="unknown argument 'sigma'"):
+        kernel(*good[:5], sigma=1.0)
+    with pytest.raises(ValueError, match="argument 's' given twice"):
+        kernel(*good, s=1.0)
+    bad = list(good)
+    bad[3] = np.array([1e-3, np.nan])
+    with pytest.raises(ValueError, match="argument u_0 contains NaN"):
+        kernel(*bad)
+    bad = list(good)
+    bad[1] = "fast"
+    with pytest.raises(ValueError, match="argument s: not"):
+        kernel(*bad)
+    if backend != "mpmath":
+        bad[1] = np.array([1 + 2j])
+        with pytest.raises(ValueError, match="argument s is complex"):
+            kernel(*bad)
+
+
+def test_expressions_are_validated(cache_path):
+    x, y = sp.symbols("x y")
+    with pytest.raises(ValueError, match="not arguments: y"):
+        codegen.compile(x + y, [x])
+    with pytest.raises(ValueError, match="complex"):
+        codegen.compile(sp.I * x, [x])
+    with pytest.raises(ValueError, match="unknown backend 'fortran'"):
+        codegen.compile(x, [x], backend="fortran")
+    with pytest.raises(ValueError, match="duplicated argument names: x"):
+        codegen.compile(x, [x, sp.Symbol("x", positive=True)])
+    with pytest.raises(ValueError, match="unevaluated"):
+        codegen.compile(sp.Function("f")(x), [x])
+    with pytest.raises(ValueError, match="cannot print"):
+        codegen.compile(sp.LambertW(x) + sp.zeta(x, 2), [x], backend="c")
+
+
+# Command line -----------------------------------------------------------------------------
+
+
+def closed_forms():
+    try:
+        from symcnn import closed_forms
+    except ImportError:
+        pytest.skip("symcnn.closed_forms does not exist yet")
+    return closed_forms
+
+
+def test_cli_codegen(cache_path, capsys, tmp_path):
+    closed_forms()
+    parser = argparse.ArgumentParser(prog="symcnn")
+    codegen.add_parser(parser.add_subparsers(dest="command"))
+    out = tmp_path / "r3b.py"
+    args = parser.parse_args(["codegen", "r3b", "--out", str(out), "--check"])
+    assert codegen.run(args) == 0
+    assert "Do not edit" in out.read_text()
+    assert "max relative error" in capsys.readouterr().err
+
+
+# The closed forms of symcnn.closed_forms ----------------------------------------------------

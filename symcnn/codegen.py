@@ -31,11 +31,11 @@ Cache
     ``$XDG_CACHE_HOME/symcnn/kernels`` or ``~/.cache/symcnn/kernels``; the ``cache`` argument
     overrides both (``False`` disables). The key is a SHA-256 of ``sympy.srepr`` of the
     expressions and arguments, the backend (and ``dps`` or the compiler), the symcnn and
-    SymPy versions and the code format. Each file stores the SHA-256 of its content (the
-    shared library's is in a JSON manifest); an entry that fails the check (truncated,
-    garbled) is regenerated. The check detects corruption, not tampering: the cache
-    directory must be trusted like the package itself. Generated source is deterministic
-    (no dates, paths or hash-seed dependent ordering).
+    SymPy versions, the code format and a hash of this module's source. Each file stores
+    the SHA-256 of its content (the shared library's is in a JSON manifest); an entry that
+    fails the check (truncated, garbled) is regenerated. The check detects corruption, not
+    tampering: the cache directory must be trusted like the package itself. Generated
+    source is deterministic (no dates, paths or hash-seed dependent ordering).
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import builtins
 import ctypes
+import functools
 import hashlib
 import json
 import os
@@ -67,8 +68,9 @@ from sympy.printing.numpy import NumPyPrinter
 from sympy.printing.pycode import MpmathPrinter
 
 BACKENDS = ("numpy", "mpmath", "c")
-FORMAT = 1
-"""Version of the generated code; part of the cache key."""
+FORMAT = 2
+"""Version of the generated code; part of the cache key (with a hash of this file, so that
+an edited generator never reuses stale entries)."""
 CFLAGS = ("-O2", "-std=c99", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno")
 BLOCK = 1 << 16
 """Elements per block of the NumPy kernel (intermediates stay in the L2 cache)."""
@@ -134,6 +136,12 @@ class _NumPyPrinter(NumPyPrinter):
     def _print_exprel(self, expr):
         return f"_exprel({self._print(expr.args[0])})"
 
+    def _print_Pow(self, expr, rational=False):
+        if expr.exp == -1:  # 1/x: a division, twice as fast as numpy's x**(-1.0)
+            base = self._print(expr.base)
+            return f"1/{base}" if expr.base.is_Atom else f"1/({base})"
+        return super()._print_Pow(expr, rational=rational)
+
 
 class _MpmathPrinter(MpmathPrinter):
     def _print_exprel(self, expr):
@@ -158,9 +166,12 @@ class _CPrinter(C99CodePrinter):
 
 NUMPY_HELPERS = '''
 def _exprel(z):
-    """(e^z - 1)/z, 1 at z = 0."""
+    """(e^z - 1)/z, 1 at z = 0 (where z is replaced by 1e-300: expm1(z)/z is then 1)."""
     z = numpy.asarray(z, dtype=float)
-    return numpy.divide(numpy.expm1(z), z, out=numpy.ones_like(z), where=z != 0)
+    zero = z == 0
+    if zero.any():
+        z = numpy.where(zero, 1e-300, z)
+    return numpy.expm1(z) / z
 '''
 MPMATH_HELPERS = '''
 def _exprel(z):
@@ -228,7 +239,7 @@ def cache_key(exprs, args, backend: str, dps: int = 30, version: str | None = No
         version = symcnn.__version__
     parts = {"exprs": [sp.srepr(e) for e in exprs], "args": [sp.srepr(a) for a in args],
              "backend": backend, "symcnn": version, "sympy": sp.__version__,
-             "format": FORMAT}
+             "format": FORMAT, "generator": _generator_hash()}
     if backend == "mpmath":
         parts["dps"] = int(dps)
     if backend == "c":
@@ -237,6 +248,11 @@ def cache_key(exprs, args, backend: str, dps: int = 30, version: str | None = No
         parts["machine"] = platform.machine()
     text = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@functools.cache
+def _generator_hash() -> str:
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
 def _lower(exprs, args):

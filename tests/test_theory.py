@@ -14,6 +14,7 @@ from symcnn import (
     Statistics,
     aligned_spectrum,
     init_balanced,
+    init_random,
     train,
 )
 from symcnn.derivation import DerivationError
@@ -112,3 +113,60 @@ def test_bad_arguments_are_named():
                        ("u0", lambda: theory.gd_mode_strengths(3, 0.1, float("nan")))):
         with pytest.raises(ValueError, match=f"{name} must be a finite number > 0"):
             call()
+
+
+@settings(max_examples=6, deadline=None)
+@given(models(full_kernel=True, max_depth=1, max_side=5), seeds,
+       st.sampled_from(["white", "stationary"]))
+def test_closed_forms_predict_the_full_network_flow(model, seed, data):
+    """Balanced aligned start: maps and loss of the simulated flow follow the closed forms."""
+    if data == "stationary" and model.c_in > 1:
+        data = "white"
+    stats = white(model, seed) if data == "white" else stationary(model, seed)
+    theory = Theory(model, stats)
+    if not theory.hypotheses["enough channels"].holds:
+        return
+    u0 = 1e-3 * np.max(theory.strengths)
+    times = np.linspace(0, 2 * np.max(np.log(1e3) / theory.rates), 9)
+    run = train(Fast(model, stats), init_balanced(model, aligned_spectrum(stats, u0)), times,
+                dt=0.02 / np.max(theory.rates))  # RK4 error ~ (rate dt)^4 per unit time
+    scale = np.abs(run.maps).max()
+    assert np.abs(theory.maps(times, u0)[-1]).max() > 0.5 * scale  # past the transition
+    assert np.abs(theory.maps(times, u0) - run.maps).max() < 1e-8 * scale
+    assert np.abs(theory.loss(times, u0) - run.loss).max() < 1e-8 * np.abs(run.loss).max()
+
+
+def test_half_times_and_learning_order_match_the_simulation():
+    model = LinearCNN(shape=8, channels=2, n_out=2)
+    stats = white(model, 1)
+    theory, u0 = Theory(model, stats), 1e-4
+    half = theory.half_times(u0)
+    u_final = theory.dataset_mode_strengths([1e3], u0)[0]
+    times = np.linspace(0, 1.5 * half.max(), 301)
+    run = train(Fast(model, stats), init_balanced(model, aligned_spectrum(stats, u0)), times,
+                rtol=1e-10)
+    simulated = run.half_way_times(stats.modes(), u_final)
+    np.testing.assert_allclose(simulated, half, rtol=1e-4)  # linear interpolation in run
+    assert theory.learning_order(u0) == [int(a) + 1 for a in np.argsort(simulated)]
+
+
+@pytest.mark.parametrize("model", [LinearCNN(shape=8, channels=2, n_out=2),
+                                   LinearCNN(shape=(4, 4), channels=3, n_out=3, c_in=2)])
+@pytest.mark.parametrize("scale", [1e-4, 1e-6])
+def test_small_random_init_half_times_within_ten_percent(model, scale):
+    stats = white(model, 1)
+    theory = Theory(model, stats)
+    start = init_random(model, scale, seed=2)
+    u0 = theory.effective_u0(start)
+    half = theory.half_times(u0)
+    run = train(Fast(model, stats), start, np.linspace(0, 1.5 * half.max(), 301), rtol=1e-9)
+    simulated = run.half_way_times(stats.modes(), theory.dataset_mode_strengths([1e4], u0)[0])
+    assert np.all(np.abs(simulated / half - 1) < 0.1)
+
+
+def test_effective_u0_of_a_balanced_aligned_start_is_its_strength():
+    model = LinearCNN(shape=(3, 4), channels=3, n_out=2, c_in=2)
+    stats = white(model, 5)
+    theory = Theory(model, stats)
+    u0 = theory.effective_u0(init_balanced(model, aligned_spectrum(stats, 1e-3)))
+    np.testing.assert_allclose(u0[theory.strengths > 0], 1e-3, rtol=1e-10)

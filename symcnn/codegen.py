@@ -764,22 +764,22 @@ def _compile_c_kernel(common: dict, directory: Path | None, compiler: str) -> Ke
 
 # Closed forms ---------------------------------------------------------------------------
 
-ARGUMENT_ORDER = ("t", "s", "lam", "u0", "N", "tau")
-"""Call order of a reduction's kernel: the symbols of ``Reduction.symbols`` present in the
-expression, in this order, then any others by name."""
-
-
 def reduction_args(reduction, expr) -> tuple[sp.Symbol, ...]:
-    """The arguments of ``expr`` (a field of a ``closed_forms.Reduction``) in call order."""
-    known = [reduction.symbols[k] for k in ARGUMENT_ORDER if k in reduction.symbols]
+    """The arguments of ``expr`` (a field of a ``closed_forms.Reduction``) in call order:
+    the order of ``reduction.symbols`` (``t, tau, s, lam, u0, N``, those present), then any
+    other free symbol by name."""
     free = expr.free_symbols
-    ordered = [s for s in known if s in free]
-    return tuple(ordered + sorted(free - set(ordered), key=lambda s: s.name))
+    ordered = [sym for sym in reduction.symbols.values() if sym in free]
+    return tuple(ordered + sorted(free - set(ordered), key=lambda sym: sym.name))
 
 
 def compile_reduction(reduction, field: str = "stable", **options) -> Kernel:
-    """Kernel of a ``closed_forms.Reduction`` field (default its ``stable`` form)."""
+    """Kernel of a ``closed_forms.Reduction`` field (default its ``stable`` form; also
+    ``solution``, ``half_time``, ``u_inf`` or ``time_of_u``), arguments by
+    :func:`reduction_args`."""
     expr = getattr(reduction, field)
+    if expr is None:
+        raise ValueError(f"{getattr(reduction, 'name', 'the reduction')} has no {field}")
     return compile(expr, reduction_args(reduction, expr), **options)
 
 
@@ -797,7 +797,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "mpmath at 50 digits on a grid including extreme values.")
     parser.add_argument("reduction", choices=REDUCTIONS)
     parser.add_argument("--depth", type=int, default=3, help="L for r5 (default 3)")
-    parser.add_argument("--field", default="stable", choices=["stable", "solution"],
+    parser.add_argument("--field", default="stable",
+                        choices=["stable", "solution", "half_time", "u_inf", "time_of_u"],
                         help="which expression of the reduction (default stable)")
     parser.add_argument("--backend", default="numpy", choices=list(BACKENDS))
     parser.add_argument("--dps", type=int, default=30, help="digits, mpmath backend")
@@ -806,7 +807,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--no-cache", action="store_true", help="do not use the cache")
     parser.add_argument("--out", metavar="FILE", help="write the source here")
     parser.add_argument("--check", action="store_true",
-                        help="check against mpmath at 50 digits on a test grid")
+                        help="compare with the expression at 50 digits (mpmath) on a grid "
+                             "with extreme values; exit 1 above 1e-12 (1e-25 for mpmath)")
     return parser
 
 
@@ -825,57 +827,60 @@ def run(args: argparse.Namespace) -> int:
     try:
         kernel = compile_reduction(reduction, args.field, backend=args.backend,
                                    dps=args.dps, cache=cache)
-    except CompilerNotFound as error:
+    except (CompilerNotFound, ValueError) as error:
         raise SystemExit(f"symcnn codegen: {error}") from None
     if args.out:
         Path(args.out).write_text(kernel.source)
     else:
         sys.stdout.write(kernel.source)
-    print(f"{kernel!r}; {kernel.operations} operations; cache "
+    print(f"{kernel!r}; {kernel.operations} operations after CSE; cache: "
           f"{kernel.path or 'off'}", file=sys.stderr)
     if args.check:
-        error = check(kernel)
-        print(f"max relative error vs mpmath (50 digits): {error:.3g}", file=sys.stderr)
-        if not error <= 1e-12 or kernel.backend == "mpmath" and not error <= 1e-25:
-            print("check FAILED", file=sys.stderr)
+        roles = {sym: role for role, sym in reduction.symbols.items()}
+        values = {a.name: ROLE_GRID.get(roles.get(a), ROLE_GRID["t"]) for a in kernel.args}
+        error, compared = check(kernel, values)
+        limit = 1e-25 if kernel.backend == "mpmath" else 1e-12
+        ok = error <= limit and compared > 0
+        print(f"check: {compared} points, largest relative difference from 50 digits "
+              f"{error:.3g} ({'ok' if ok else 'FAILED'}, limit {limit:g})", file=sys.stderr)
+        if not ok:
             return 1
     return 0
 
 
-def check(kernel: Kernel, points: int = 7) -> float:
-    """Max relative difference between ``kernel`` and its mpmath kernel at 50 digits on a
-    grid: each argument over ``{0, 1e-20, 1e-3, 0.37, 1, 7.5, 1e3}`` or, for ``u0``-like
-    arguments, down to ``1e-300`` (arguments named ``N`` or ``tau`` take ``{1, 16, 1e3}``,
-    ``{0.37, 1}``). Points where the reference is not finite are skipped."""
-    grids = []
-    for name in kernel.names:
-        if name in ("N",):
-            grid = [1.0, 16.0, 1e3]
-        elif name in ("tau",):
-            grid = [0.37, 1.0]
-        elif name.startswith("u"):
-            grid = [1e-300, 1e-12, 0.37, 5.0]
-        elif name.startswith("l"):
-            grid = [0.5, 2.3]
-        else:
-            grid = [0.0, 1e-20, 1e-3, 0.37, 1.0, 7.5, 1e3][:points]
-        grids.append(np.array(grid))
-    mesh = np.meshgrid(*grids, indexing="ij")
-    reference = compile(kernel.exprs if not kernel._single else kernel.exprs[0],
-                        kernel.args, backend="mpmath", dps=50, cache=False)
+ROLE_GRID = {"t": [0.0, 1e-3, 0.37, 1.0, 7.5, 1e3], "s": [0.0, 1e-20, 1e-3, 0.37, 1.0, 7.5],
+             "lam": [0.5, 2.3], "u0": [1e-300, 1e-12, 0.37, 5.0], "N": [1.0, 16.0, 1e3],
+             "tau": [0.37, 1.0], "u": [1e-200, 1e-6, 0.1, 0.37, 2.0]}
+"""Values of ``symcnn codegen --check``, by role (key of ``Reduction.symbols``)."""
+
+
+def check(kernel: Kernel, values: dict[str, Sequence[float]]) -> tuple[float, int]:
+    """Largest relative difference between ``kernel`` and its expressions at 50
+    digits (mpmath) over the grid of ``values`` (argument name -> values), and the number
+    of points compared. Points where the 50-digit value is not a finite real number (a
+    singularity such as ``0/0``, or outside the expression's domain) are skipped."""
+    grids = np.meshgrid(*[np.asarray(values[name], dtype=float) for name in kernel.names],
+                        indexing="ij")
+    exact = compile(kernel.exprs[0] if kernel._single else list(kernel.exprs), kernel.args,
+                    backend="mpmath", dps=50, cache=False)
     with np.errstate(all="ignore"):
-        got = kernel(*mesh)
-    want = reference(*mesh)
+        got = kernel(*grids)
     got = [got] if kernel._single else list(got)
-    want = [want] if kernel._single else list(want)
-    worst = 0.0
-    for g, w in zip(got, want, strict=True):
-        w = np.asarray(w, dtype=object)
-        g = np.asarray(g, dtype=object)
-        for gi, wi in zip(g.ravel(), w.ravel(), strict=True):
-            if not mpmath.isfinite(wi):
+    worst, compared = 0.0, 0
+    for index in np.ndindex(grids[0].shape):
+        try:
+            want = exact(*(g[index] for g in grids))
+        except (ZeroDivisionError, ValueError):
+            continue
+        for g, w in zip(got, (want,) if kernel._single else want, strict=True):
+            if not (isinstance(w, mpmath.mpf) and mpmath.isfinite(w)):
                 continue
-            scale = max(abs(wi), mpmath.mpf(1e-300))
-            err = abs(mpmath.mpf(gi) - wi) / scale if mpmath.isfinite(mpmath.mpf(gi)) else 1
-            worst = max(worst, float(err))
-    return worst
+            compared += 1
+            with mpmath.workdps(50):
+                value = mpmath.mpf(g[index] if kernel.backend == "mpmath" else float(g[index]))
+                if not mpmath.isfinite(value):
+                    worst = float("inf")
+                    continue
+                scale = abs(w) if w != 0 else mpmath.mpf(1)
+                worst = max(worst, float(abs(value - w) / scale))
+    return worst, compared

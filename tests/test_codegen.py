@@ -483,15 +483,119 @@ def closed_forms():
     return closed_forms
 
 
-def test_cli_codegen(cache_path, capsys, tmp_path):
-    closed_forms()
+@cache
+def reduction(name: str):
+    module = closed_forms()
+    build = getattr(module, name, None)
+    if build is None:
+        pytest.skip(f"closed_forms has no {name}()")
+    return build(3) if name == "r5" else build()
+
+
+def cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="symcnn")
-    codegen.add_parser(parser.add_subparsers(dest="command"))
+    codegen.add_parser(parser.add_subparsers(dest="command", required=True))
+    return codegen.run(parser.parse_args(argv))
+
+
+def test_cli_codegen(cache_path, capsys, tmp_path):
+    reduction("r3b")
     out = tmp_path / "r3b.py"
-    args = parser.parse_args(["codegen", "r3b", "--out", str(out), "--check"])
-    assert codegen.run(args) == 0
-    assert "Do not edit" in out.read_text()
-    assert "max relative error" in capsys.readouterr().err
+    assert cli(["codegen", "r3b", "--out", str(out), "--check"]) == 0
+    source = out.read_text()
+    assert "Do not edit" in source and "arguments: a0 = t, a1 = tau, a2 = s" in source
+    err = capsys.readouterr().err
+    assert "cache miss" in err and "check: 1728 points" in err and "(ok" in err
+    assert cli(["codegen", "r3b", "--check"]) == 0
+    assert "cache hit" in capsys.readouterr().err
+    assert cli(["codegen", "r3b", "--backend", "mpmath", "--dps", "40", "--check"]) == 0
+    # the textbook form overflows at large 2 sqrt(N) s t / tau: --check fails
+    assert cli(["codegen", "r3b", "--field", "solution", "--check", "--no-cache"]) == 1
+    captured = capsys.readouterr()
+    assert "FAILED" in captured.err and "cache off" in captured.err
+    assert "def kernel(a0, a1, a2, a3, a4, a5)" in captured.out
+
+
+def test_cli_codegen_without_compiler(cache_path, monkeypatch):
+    reduction("r3b")
+    monkeypatch.setattr(codegen, "find_c_compiler", lambda: None)
+    with pytest.raises(SystemExit, match="no C compiler found"):
+        cli(["codegen", "r3b", "--backend", "c"])
 
 
 # The closed forms of symcnn.closed_forms ----------------------------------------------------
+# Each reduction's stable form, compiled: no overflow, NaN or warning on the extreme grid,
+# equal to the same expression at 50 digits (mpmath kernel) within the condition-aware bound
+# above, and equal to its ``solution`` (evaluated at 50 digits) where that is finite.
+
+ROLE_VALUES = {"s": S_VALUES, "u0": U0_VALUES, "lam": np.array([0.5, 2.3]),
+               "N": np.array([1.0, 7.0, 1024.0]), "tau": np.array([0.37, 1.0])}
+
+
+def role_grid(red, expr, times):
+    """Arguments of ``expr`` in call order, as broadcastable arrays over roles x times."""
+    args = codegen.reduction_args(red, expr)
+    roles = {v: k for k, v in red.symbols.items()}
+    axes = [roles.get(a) for a in args]
+    if "t" not in axes or None in axes:
+        pytest.skip(f"arguments {args} are not the roles {sorted(red.symbols)}")
+    others = [r for r in axes if r != "t"]
+    arrays = []
+    for role in axes:
+        values = times if role == "t" else ROLE_VALUES[role]
+        shape = [1] * (len(others) + 1)
+        shape[0 if role == "t" else 1 + others.index(role)] = len(values)
+        arrays.append(np.reshape(values, shape))
+    return args, axes, arrays
+
+
+def log_derivative_t(kernel, arrays, axes):
+    """|t du/dt / u| at 50 digits (central difference, relative step 1e-20)."""
+    i = axes.index("t")
+    up, down = list(arrays), list(arrays)
+    with mpmath.workdps(50):
+        h = mpmath.mpf("1e-20")
+        up[i] = np.vectorize(lambda v: mpmath.mpf(v) * (1 + h), otypes=[object])(arrays[i])
+        down[i] = np.vectorize(lambda v: mpmath.mpf(v) * (1 - h), otypes=[object])(arrays[i])
+        u, hi, lo = kernel(*arrays), kernel(*up), kernel(*down)
+        ratio = np.frompyfunc(lambda a, b, c: abs((a - b) / (2 * h * c)), 3, 1)(hi, lo, u)
+    return np.asarray(ratio, dtype=float)
+
+
+@pytest.mark.parametrize("name", ["r1", "r3", "r3b", "r3c", "r5"])
+def test_closed_forms_compile_and_match_50_digits(cache_path, name):
+    reduction_ = reduction(name)
+    for field in ("solution", "stable", "half_time", "u_inf", "symbols"):
+        assert hasattr(reduction_, field), field
+    stable = reduction_.stable
+    times = np.concatenate([[0.0], np.geomspace(1e-3, 2e3, 24)])
+    args, axes, arrays = role_grid(reduction_, stable, times)
+    kernel = codegen.compile(stable, args)
+    exact = codegen.compile(stable, args, backend="mpmath", dps=50)
+    with np.errstate(all="raise"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = kernel(*arrays)
+    assert np.all(np.isfinite(got))
+    want = exact(*arrays)
+    error = relative_error(got, want)
+    condition = log_derivative_t(exact, arrays, axes)
+    assert np.all(error <= 1e-13 + 2 * EPS * condition), error.max()
+    # stable == solution at 50 digits for s > 0 (the solution is 0/0 at s = 0)
+    positive = list(arrays)
+    if "s" in axes:
+        s_array = arrays[axes.index("s")]
+        positive[axes.index("s")] = s_array[s_array > 0].reshape(
+            [-1 if n > 1 else 1 for n in s_array.shape])
+    solution = codegen.compile(reduction_.solution, args, backend="mpmath", dps=50)
+    reference, want = solution(*positive), exact(*positive)
+    finite = np.frompyfunc(lambda v: bool(mpmath.isfinite(v)), 1, 1)(reference).astype(bool)
+    assert finite.sum() > finite.size / 2
+    with mpmath.workdps(50):
+        diff = np.frompyfunc(lambda a, b: float(abs(a - b) / abs(b)), 2, 1)(want, reference)
+    # (the solution's e^x - 1 loses ~20 of its 50 digits at s = 1e-20)
+    assert np.asarray(diff, dtype=float)[finite].max() <= 1e-25
+    # t = 0 gives u0 where u0 is an argument
+    if "u0" in axes:
+        at_zero = got[(0,) + (slice(None),) * (got.ndim - 1)]
+        u0_values = np.broadcast_to(arrays[axes.index("u0")][0], at_zero.shape)
+        np.testing.assert_allclose(at_zero, u0_values, rtol=1e-15)

@@ -1,15 +1,21 @@
 """Wall time of each derivation (build and check every step) and of its rendering.
 
-Run from the repository root: ``python benchmarks/bench_derive.py``.
+The closed forms (``symcnn.closed_forms``) are timed each in a fresh process, so that neither
+their ``functools.cache`` nor SymPy's cache holds earlier results; a closed form that calls
+another (``r3c`` calls ``r3``, ``r5(2)`` calls ``r3b``) includes that call's time.
+
+Run from the repository root: ``python benchmarks/bench_derive.py [--closed-forms]``.
 """
 
+import argparse
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's symcnn
 
-from symcnn import LinearCNN, reduction, symbolic  # noqa: E402
+from symcnn import LinearCNN, closed_forms, reduction, symbolic  # noqa: E402
 
 
 def pixel(**kwargs):
@@ -39,17 +45,46 @@ DERIVATIONS = {
 }
 
 
+CLOSED_FORMS = {
+    "closed_forms.r1()": lambda: closed_forms.r1().derivation,
+    "closed_forms.r3()": lambda: closed_forms.r3().derivation,
+    "closed_forms.r3b()": lambda: closed_forms.r3b().derivation,
+    "closed_forms.r3c() (includes r3())": lambda: closed_forms.r3c().derivation,
+    "closed_forms.r5(2) (includes r3b())": lambda: closed_forms.r5(2).derivation,
+    "closed_forms.r5(3)": lambda: closed_forms.r5(3).derivation,
+    "closed_forms.r5(4)": lambda: closed_forms.r5(4).derivation,
+    "closed_forms.r4() (N 8, k 3)": closed_forms.r4,
+}
+
+
+def row(name: str, build) -> str:
+    start = time.perf_counter()
+    derivation = build()
+    built = time.perf_counter()
+    derivation.to_latex(), derivation.to_markdown()
+    rendered = time.perf_counter()
+    return (f"| {name} | {len(derivation.steps)} | {built - start:.2f} | "
+            f"{rendered - built:.3f} |")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--closed-forms", action="store_true",
+                        help="only the closed-form rows")
+    parser.add_argument("--row", choices=list(CLOSED_FORMS), help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.row:  # one closed form, in this (fresh) process
+        print(row(options.row, CLOSED_FORMS[options.row]))
+        return
     print("| derivation | steps | derive and check (s) | render LaTeX + Markdown (s) |")
-    print("| --- | --- | --- | --- |")
-    for name, build in DERIVATIONS.items():
-        start = time.perf_counter()
-        derivation = build()
-        built = time.perf_counter()
-        derivation.to_latex(), derivation.to_markdown()
-        rendered = time.perf_counter()
-        print(f"| {name} | {len(derivation.steps)} | {built - start:.2f} | "
-              f"{rendered - built:.3f} |")
+    print("| --- | --- | --- | --- |", flush=True)
+    if not options.closed_forms:
+        for name, build in DERIVATIONS.items():
+            print(row(name, build), flush=True)
+    for name in CLOSED_FORMS:
+        result = subprocess.run([sys.executable, __file__, "--row", name], check=True,
+                                stdout=subprocess.PIPE, text=True)
+        print(result.stdout, end="", flush=True)
 
 
 if __name__ == "__main__":

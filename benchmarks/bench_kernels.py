@@ -4,7 +4,8 @@ R3b: tau du/dt = 2 sqrt(N) u (s - lam u), u(0) = u0, per frequency. A "point" is
 (frequency, time) pair. Methods:
 
 - ``codegen numpy`` / ``codegen C``: ``symcnn.codegen`` kernels of the stable form;
-- ``lambdify``: ``sympy.lambdify`` (default modules) of the unsimplified solution;
+- ``lambdify``: ``sympy.lambdify`` (default modules) of ``solution``, dsolve's closed form
+  (after ``simplify``) not rewritten for stability;
 - ``solve_ivp batched``: scipy's DOP853 (rtol 1e-10, and 1e-13 to approach the kernels'
   accuracy; atol 1e-20) on all frequencies at once (one system of F equations, vectorized
   right-hand side, ``t_eval`` = the times);
@@ -12,9 +13,8 @@ R3b: tau du/dt = 2 sqrt(N) u (s - lam u), u(0) = u0, per frequency. A "point" is
   scaled to all frequencies).
 
 Accuracy is the largest relative error against the dsolve solution at 50 digits (mpmath) on
-a random sample of points. The stable and unsimplified forms come from
-``symcnn.closed_forms.r3b()`` when it exists, else from ``sympy.dsolve`` here (labelled).
-Code generation (cache miss), cache hits and evaluation are timed separately.
+a random sample of points. The forms are ``symcnn.closed_forms.r3b()``'s ``stable`` and
+``solution``. Code generation (cache miss), cache hits and evaluation are timed separately.
 
 Run from the repository root: ``python benchmarks/bench_kernels.py [--quick]``. Tables go
 to standard output (Markdown), progress to standard error.
@@ -39,7 +39,7 @@ import numpy as np  # noqa: E402
 import sympy as sp  # noqa: E402
 from scipy.integrate import solve_ivp  # noqa: E402
 
-from symcnn import codegen  # noqa: E402
+from symcnn import closed_forms, codegen  # noqa: E402
 
 ROLES = ("t", "s", "lam", "u0", "N", "tau")
 
@@ -56,29 +56,6 @@ def dsolve_solution(symbols: dict) -> sp.Expr:
     return sp.dsolve(ode, u(t), ics={u(0): u0}).rhs
 
 
-def forms():
-    """(stable form, unsimplified closed form, reference, symbols by role, source label)."""
-    try:
-        from symcnn import closed_forms
-
-        r = closed_forms.r3b()
-        symbols = {k: r.symbols[k] for k in ROLES}
-        return (r.stable, r.solution, dsolve_solution(symbols), symbols,
-                "`symcnn.closed_forms.r3b()` (`stable` and `solution`)")
-    except ImportError:
-        from symcnn.codegen import exprel
-
-        symbols = dict(zip(ROLES, sp.symbols("t s lambda u_0 N tau", positive=True),
-                           strict=True))
-        t, s, lam, u0, n, tau = (symbols[k] for k in ROLES)
-        reference = dsolve_solution(symbols)
-        c = 2 * sp.sqrt(n) * t / tau
-        stable = 1 / (lam * c * exprel(-c * s) + sp.exp(-c * s) / u0)
-        return (stable, sp.simplify(reference), reference, symbols,
-                "the benchmark itself (closed_forms missing): `simplify(dsolve(...))` is "
-                "the unsimplified form")
-
-
 def timed(function, repeats: int) -> tuple[float, object]:
     """Median wall time of ``repeats`` calls (after one warm-up call) and the last result."""
     result = function()
@@ -93,7 +70,7 @@ def timed(function, repeats: int) -> tuple[float, object]:
 def grid(frequencies: int, times: int) -> dict:
     """A typical grid: N = 1024, strengths s_f over three decades, spectrum lam_f in
     [0.5, 1.5], u0 = 1e-6, tau = 1, times up to x = 2 sqrt(N) s t / tau = 640 (the
-    unsimplified form's exp(x) stays finite)."""
+    textbook ``solution``'s exp(x) stays finite)."""
     rng = np.random.default_rng(0)
     return {"t": np.linspace(0.0, 10.0, times)[None, :],
             "s": np.sort(10.0 ** rng.uniform(-3, 0, frequencies))[::-1, None],
@@ -110,7 +87,7 @@ def extreme_grid(frequencies: int, times: int) -> dict:
 
 
 def reference(solution, symbols, values: dict, sample: int, seed: int = 1):
-    """(flat indices, 50-digit values) of the dsolve/unsimplified solution at a sample."""
+    """(flat indices, 50-digit values) of dsolve's solution at a sample."""
     shape = np.broadcast_shapes(*(np.shape(v) for v in values.values()))
     rng = np.random.default_rng(seed)
     flat = rng.choice(int(np.prod(shape)), size=min(sample, int(np.prod(shape))),
@@ -197,12 +174,15 @@ def main() -> None:
     sample = 300 if options.quick else 2000
     single_rows = 5 if options.quick else 20
     print(f"Machine: {machine()}.\n")
-    stable, solution, exact, symbols, label = forms()
-    args = codegen.reduction_args(type("R", (), {"symbols": symbols})(), stable)
+    r3b = closed_forms.r3b()
+    stable, solution, symbols = r3b.stable, r3b.solution, r3b.symbols
+    exact = dsolve_solution(symbols)
+    args = codegen.reduction_args(r3b, stable)
     roles = {v: k for k, v in symbols.items()}
     order = [roles[a] for a in args]
-    print(f"Closed forms from {label}; kernel arguments ({', '.join(a.name for a in args)}); "
-          "reference: `sympy.dsolve`'s solution evaluated with mpmath at 50 digits.\n")
+    print("Closed forms: `symcnn.closed_forms.r3b()` (`stable` and `solution`); kernel "
+          f"arguments ({', '.join(a.name for a in args)}); reference: `sympy.dsolve`'s "
+          "solution evaluated with mpmath at 50 digits.\n")
 
     # code generation, cache, evaluation: timed separately
     backends = ["numpy"] + (["c"] if codegen.find_c_compiler() else [])
@@ -225,7 +205,7 @@ def main() -> None:
           "load, cache hit (s) |")
     print("| --- | --- | --- | --- |")
     print("\n".join(gen_rows))
-    print(f"\n`sympy.lambdify` of the unsimplified solution: {lambdify_time:.3f} s.\n")
+    print(f"\n`sympy.lambdify` of `solution`: {lambdify_time:.3f} s.\n")
 
     for name, build in (("typical", grid), ("extreme", extreme_grid)):
         values = build(options.frequencies, options.times)
@@ -242,7 +222,7 @@ def main() -> None:
         log(f"{name}: lambdify ...")
         with np.errstate(all="ignore"):
             seconds, result = timed(lambda a=in_roles: lambdified(*a), repeats)
-        rows.append(("lambdify (unsimplified)", seconds, np.broadcast_to(
+        rows.append(("lambdify (`solution`)", seconds, np.broadcast_to(
             result, (options.frequencies, options.times))))
         if name == "typical":
             for rtol in (1e-10, 1e-13):

@@ -1,5 +1,6 @@
 """Command line: ``symcnn simulate`` trains a zoo setup and summarises what it learned;
-``symcnn derive`` derives, checks and prints a gradient flow; ``symcnn zoo`` lists the
+``symcnn derive`` derives, checks and prints a gradient flow or a closed form;
+``symcnn codegen`` generates the numeric kernel of a closed form; ``symcnn zoo`` lists the
 setups."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, reduction, symbolic, zoo
+from . import __version__, closed_forms, codegen, reduction, symbolic, zoo
 from .model import LinearCNN
 from .simulate import Dense, Fast, Samples, Trajectory, init_random, train
 
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
                            help=f"{help_text} (default {MODEL_DEFAULTS[name.replace('-', '_')]})")
     der.add_argument("--format", default="markdown", choices=["latex", "markdown"])
     der.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+    codegen.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "zoo":
         for name in zoo.names():
@@ -65,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             return derive(args)
         except ValueError as error:
             der.error(str(error))
+    if args.command == "codegen":
+        return codegen.run(args)
     return simulate(args)
 
 
@@ -72,7 +76,8 @@ MODEL_DEFAULTS = {"shape": (4,), "kernel": None, "channels": 1, "c_in": 1, "n_ou
                   "depth": 1, "n_in": 3, "hidden": 2}
 CNN_OPTIONS = ("shape", "kernel", "channels", "c_in", "n_out", "depth")
 MODEL_OPTIONS = {"pixel": CNN_OPTIONS, "fourier-explicit": CNN_OPTIONS,
-                 "fully-connected": ("n_in", "hidden", "n_out")}
+                 "fully-connected": ("n_in", "hidden", "n_out"), "r4": ("shape", "kernel"),
+                 "r5": ("depth",)}
 
 
 def _model_options(args: argparse.Namespace) -> dict:
@@ -98,7 +103,22 @@ DERIVATIONS = {
     "small-kernels": lambda args: reduction.small_kernels(args.convention),
     "pixel": lambda args: symbolic.gradient_flow(_cnn(args)).derivation,
     "fourier-explicit": lambda args: reduction.explicit_fourier(_cnn(args)),
+    "r1": lambda args: closed_forms.r1().derivation,
+    "r3": lambda args: closed_forms.r3().derivation,
+    "r3b": lambda args: closed_forms.r3b().derivation,
+    "r3c": lambda args: closed_forms.r3c().derivation,
+    "r4": lambda args: closed_forms.r4(*_r4_size(args)),
+    "r5": lambda args: closed_forms.r5(_model_options(args)["depth"] + 1).derivation,
 }
+
+
+def _r4_size(args: argparse.Namespace) -> tuple[int, int]:
+    """``(N, k)`` of ``derive r4``: 1-D, default ``N = 8``, ``k = 3``."""
+    shape, kernel = args.shape or (8,), args.kernel or (3,)
+    if len(shape) != 1 or len(kernel) != 1:
+        raise ValueError("r4 is derived for 1-D models: give one --shape and one --kernel")
+    LinearCNN(shape, kernel)  # checks 1 <= k <= N
+    return shape[0], kernel[0]
 
 
 def derive(args: argparse.Namespace) -> int:

@@ -26,8 +26,8 @@ Reductions (:class:`Reduction`):
 the end-to-end map grows like ``exp(2 gamma t / tau)`` with ``gamma^2`` the eigenvalues of
 ``S D S``; :func:`r4_growth_rates` computes them numerically.
 
-Numerically stable forms use :class:`exprel` (``(e^z - 1)/z``, ``1`` at ``z = 0``), which
-prints to NumPy, mpmath, Python, C and C++ with ``expm1`` and a guard at ``z = 0``.
+Numerically stable forms use :class:`symcnn.codegen.exprel` (``(e^z - 1)/z``, ``1`` at
+``z = 0``), which every :mod:`symcnn.codegen` backend evaluates with ``expm1``.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from functools import cache
 
 import numpy as np
 import sympy as sp
-from sympy.codegen.cfunctions import expm1
 
+from .codegen import exprel
 from .derivation import Derivation, DerivationError, _tex_text
 from .model import LinearCNN
 from .reduction import N, dft_matrix, dirichlet_matrix, kernel_lags, kernel_spectrum, phase
@@ -62,80 +62,6 @@ u = sp.Function("u")
 """The strength ``u(t)`` in :attr:`Reduction.ode`."""
 __all__ = ["N", "Reduction", "exprel", "lam", "r1", "r3", "r3b", "r3c", "r4",
            "r4_growth_rates", "r5", "s", "t", "tau", "u", "u0", "v"]
-
-
-class exprel(sp.Function):  # noqa: N801 (named like scipy.special.exprel)
-    """``exprel(z) = (exp(z) - 1)/z``, continued by ``exprel(0) = 1`` (scipy.special.exprel).
-
-    Stable forms use ``exprel(-x) = (1 - e^(-x))/x``, which lies in ``(0, 1]`` for ``x >= 0``
-    and needs neither a division by ``s`` nor a difference of exponentials.  Printing:
-
-    - NumPy (and CuPy, JAX: any printer with a ``_module``):
-      ``where(z == 0, 1.0, expm1(z)/where(z == 0, 1.0, z))``, no warning at ``z = 0``;
-    - mpmath: ``(mpmath.expm1(z)/(z) if z else mpmath.mpf(1))``; Python ``math`` the same;
-    - C99, C++: ``((z) == 0 ? 1.0 : expm1(z)/(z))``;
-    - ``rewrite(sp.exp)``: ``(exp(z) - 1)/z``; ``rewrite(sp.Piecewise)``: with
-      ``sympy.codegen.cfunctions.expm1``.
-
-    ``evalf`` uses ``mpmath.expm1`` at the working precision.
-    """
-
-    nargs = 1
-
-    @classmethod
-    def eval(cls, z):
-        if z.is_zero:
-            return sp.S.One
-        return None
-
-    def fdiff(self, argindex=1):
-        z = self.args[0]
-        return (sp.exp(z) - self) / z
-
-    def _eval_rewrite_as_exp(self, z, **kwargs):
-        return (sp.exp(z) - 1) / z
-
-    def _eval_rewrite_as_Piecewise(self, z, **kwargs):  # noqa: N802 (SymPy's name)
-        return sp.Piecewise((expm1(z) / z, sp.Ne(z, 0)), (sp.S.One, True))
-
-    def _eval_is_extended_real(self):
-        return self.args[0].is_extended_real
-
-    def _eval_is_positive(self):
-        if self.args[0].is_extended_real:
-            return True
-        return None
-
-    def _eval_evalf(self, prec):
-        import mpmath
-
-        z = self.args[0].evalf(sp.core.evalf.prec_to_dps(prec) + 10)
-        if not z.is_number:
-            return None
-        with mpmath.workprec(prec + 20):
-            value = complex(z) if not z.is_extended_real else None
-            zz = mpmath.mpmathify(z) if value is None else mpmath.mpc(value)
-            result = mpmath.expm1(zz) / zz if zz != 0 else mpmath.mpf(1)
-        return sp.Expr._from_mpmath(result, prec)
-
-    def _pythoncode(self, printer):
-        z = printer._print(self.args[0])
-        module = getattr(printer, "_module", None)
-        if module is None:  # the math module
-            return f"({printer._module_format('math.expm1')}({z})/({z}) if {z} else 1.0)"
-        where, em1 = (printer._module_format(f"{module}.{name}") for name in ("where", "expm1"))
-        return f"{where}(({z}) == 0, 1.0, {em1}({z})/{where}(({z}) == 0, 1.0, {z}))"
-
-    def _mpmathcode(self, printer):
-        z = printer._print(self.args[0])
-        return (f"({printer._module_format('mpmath.expm1')}({z})/({z}) if {z} else "
-                f"{printer._module_format('mpmath.mpf')}(1))")
-
-    def _ccode(self, printer):
-        z = self.args[0]
-        return f"(({printer._print(z)}) == 0 ? 1.0 : {printer._print(expm1(z) / z)})"
-
-    _cxxcode = _ccode
 
 
 @dataclass(frozen=True, eq=False)
@@ -467,8 +393,9 @@ def r3c() -> Reduction:
     and the ansatz ``beta_f = P diag(b) R^*``, ``kappa_f = R diag(k) Q^*`` (``R`` unitary,
     ``k_j = sqrt(N) b_j``), each singular mode obeys R3 with ``s = sigma_j``.
 
-    Exact for generic ``2 x 2`` unitaries ``P, R, Q`` (Cayley parametrisation with phases)
-    and for Gaussian-rational isometries with ``N_o = C = 3``, ``C_in = 2``."""
+    Checked at 30 digits for generic ``2 x 2`` unitaries ``P, R, Q`` (Cayley parametrisation
+    with phases) and exactly for Gaussian-rational isometries with ``N_o = C = 3``,
+    ``C_in = 2``."""
     d = Derivation(
         "R3c: several input channels, white input, one frequency",
         "The per-frequency flow (R2) $\\tau\\dot\\beta = (T - \\beta\\kappa)\\kappa^*$, "
@@ -481,34 +408,38 @@ def r3c() -> Reduction:
              "\\operatorname{diag}(k) Q^*$ with $R$ unitary (an isometry when $C$ exceeds the "
              "rank) and real $b_j(t), k_j(t) > 0$")
     d.assume("first part: generic $2 \\times 2$ unitaries $P, R, Q$, each $e^{i\\phi}(I - iH)"
-             "(I + iH)^{-1}$ with $H$ traceless Hermitian (rational in 3 real parameters); "
-             "second part: $N_o = C = 3$, $C_{in} = 2$ with Gaussian-rational isometries "
-             "(Cayley transforms of random rational Hermitian matrices); all steps exact")
+             "(I + iH)^{-1}$ with $H$ traceless Hermitian (3 real parameters), checked at "
+             "random parameters with 30 digits; second part: $N_o = C = 3$, $C_{in} = 2$ with "
+             "Gaussian-rational isometries (Cayley transforms of random rational Hermitian "
+             "matrices), checked exactly")
     h = sp.symbols("h_1:10", real=True)
     phis = sp.symbols("phi_1:4", real=True)
     big_p, big_r, big_q = (_unitary2(h[3 * i:3 * i + 3], phis[i]) for i in range(3))
     sig = sp.symbols("sigma_1 sigma_2", positive=True)
-    b = [sp.Function(f"b_{j}", positive=True)(t) for j in (1, 2)]
-    k = [sp.Function(f"k_{j}", positive=True)(t) for j in (1, 2)]
-    d.step("unitary factors",
-           _simplify_matrix(sp.diag(big_p.H * big_p, big_r.H * big_r, big_q.H * big_q)),
-           sp.eye(6), "$P^*P = R^*R = Q^*Q = I$",
+    bs, ks = sp.symbols("b_1 b_2", positive=True), sp.symbols("k_1 k_2", positive=True)
+    d.step("unitary factors", sp.diag(big_p.H * big_p, big_r.H * big_r, big_q.H * big_q),
+           sp.eye(6), "$P^*P = R^*R = Q^*Q = I$", check="numeric",
            display=(sp.Matrix([[_op("P^{*} P"), _op("R^{*} R"), _op("Q^{*} Q")]]),
                     sp.Matrix([[_op("I"), _op("I"), _op("I")]])))
-    beta = big_p * sp.diag(*b) * big_r.H
-    kappa = big_r * sp.diag(*k) * big_q.H
-    target = big_p * sp.diag(*sig) * big_q.H
-    error = target - beta * kappa
-    x_beta = _simplify_matrix(big_p.H * error * kappa.H * big_r)
-    x_kappa = _simplify_matrix(big_r.H * N * beta.H * error * big_q)
+    beta = big_p * sp.diag(*bs) * big_r.H
+    kappa = big_r * sp.diag(*ks) * big_q.H
+    error = big_p * sp.diag(*sig) * big_q.H - beta * kappa
+    mode = [sig[j] - bs[j] * ks[j] for j in (0, 1)]
+    x_beta = sp.diag(*[ks[j] * mode[j] for j in (0, 1)])
+    x_kappa = sp.diag(*[N * bs[j] * mode[j] for j in (0, 1)])
     d.step("readout flow", big_p.H * error * kappa.H * big_r, x_beta,
            "$P^* (T - \\beta\\kappa)\\kappa^* R$ is diagonal: $\\tau\\dot b_j = k_j(\\sigma_j - "
-           "b_j k_j)$", display=(_op("P^{*}") * _op("\\tau\\dot\\beta") * _op("R"), x_beta))
+           "b_j k_j)$", check="numeric",
+           display=(_op("P^{*}") * _op("\\tau\\dot\\beta") * _op("R"), x_beta))
     d.step("kernel flow", big_r.H * N * beta.H * error * big_q, x_kappa,
            "$R^* N\\beta^*(T - \\beta\\kappa) Q$ is diagonal: $\\tau\\dot k_j = N b_j"
-           "(\\sigma_j - b_j k_j)$",
+           "(\\sigma_j - b_j k_j)$", check="numeric",
            display=(_op("R^{*}") * _op("\\tau\\dot\\kappa") * _op("Q"), x_kappa))
     _rectangular_r3c(d)
+    b = [sp.Function(f"b_{j}", positive=True)(t) for j in (1, 2)]
+    k = [sp.Function(f"k_{j}", positive=True)(t) for j in (1, 2)]
+    in_time = {**dict(zip(bs, b, strict=True)), **dict(zip(ks, k, strict=True))}
+    x_beta, x_kappa = x_beta.subs(in_time), x_kappa.subs(in_time)
     dot_b = [x_beta[j, j] / tau for j in (0, 1)]
     dot_k = [x_kappa[j, j] / tau for j in (0, 1)]
     balanced = {k[0]: sp.sqrt(N) * b[0], k[1]: sp.sqrt(N) * b[1]}
@@ -618,7 +549,8 @@ def r5(depth_l: int = 3) -> Reduction:
     """
     big_l = int(depth_l)
     if big_l < 2:
-        raise ValueError(f"r5 needs L >= 2 layers, got {depth_l}")
+        raise ValueError(f"depth_l must be >= 2 (L layers: L - 1 >= 1 convolution layers "
+                         f"and the readout), got {depth_l}")
     depth = big_l - 1
     d = Derivation(
         f"R5: deep linear CNN, L = {big_l} ({depth} full-kernel convolution layer"
@@ -703,17 +635,20 @@ def _implicit(d: Derivation, name: str, rhs: sp.Expr, big_l: int) -> Reduction:
            f"separate variables, $dt = \\tau\\,du/F(u)$, and set $u = u_\\infty z^{{{big_l}}}$ "
            "($0 < z < 1$): the integrand becomes rational in $z$",
            display=(sp.Symbol("\\frac{dt}{dz}"), integrand))
-    raw = sp.integrate(integrand, z)
+    # integrate the partial fractions: sympy.integrate of the factored integrand drops
+    # terms (L = 3, SymPy 1.14), which the check below catches
+    constant, rational = integrand.as_independent(z)
+    raw = constant * sp.integrate(sp.apart(rational, z), z)
     antiderivative = raw.replace(
         sp.log, lambda arg: sp.log(sp.expand(-arg)) if arg.subs(z, sp.Rational(1, 2)) < 0
         else sp.log(arg))
     d.step("antiderivative", antiderivative.diff(z), integrand,
-           "sympy.integrate; logarithms of arguments negative on $(0, 1)$ negated (a "
-           "constant shift); checked by differentiating",
+           "sympy.integrate of the partial fractions (sympy.apart); logarithms of arguments "
+           "negative on $(0, 1)$ negated (a constant shift); checked by differentiating",
            display=(sp.Symbol("G(z)"), antiderivative))
     z_of = (v / u_inf) ** sp.Rational(1, big_l)
     time_of_u = antiderivative.subs(z, z_of) - antiderivative.subs(z, z_of.subs(v, u0))
-    below = {"where": lambda vals: vals[u0] < vals[v] < vals[s] / vals[lam]}
+    below = {"where": lambda vals: vals[v] < vals[s] / vals[lam]}
     d.step("implicit solution", time_of_u.diff(v), tau / big_f,
            "$t(u) = G(z(u)) - G(z(u_0))$, $z(u) = (\\lambda u/s)^{1/L}$: $dt/du = \\tau/F(u)$ "
            "and $t(u_0) = 0$", check="numeric", **below,
@@ -829,7 +764,6 @@ def r4(size: int = 8, width: int = 3) -> Derivation:
            "$D = E E^*$ with $E_{fp} = e^{2\\pi i f\\,\\mathrm{lag}(p)/N}$ ($N \\times k$)",
            display=(_op("E E^{*}"), _op("D")))
     gram = (big_e.H * big_s**2 * big_e).applyfunc(sp.expand)
-    lag_d = sp.Symbol("d", integer=True)
     corr = [sp.expand(sum(mags[f] ** 2 * phase(model, (f,), (dd,)) for f in range(size)))
             for dd in range(width)]
     d.step("Gram matrix", gram,
@@ -846,7 +780,6 @@ def r4(size: int = 8, width: int = 3) -> Derivation:
            "$s_f$ and $x$", check="numeric",
            display=(sp.Symbol("\\det(x I_N - S D S)"),
                     x ** (size - width) * sp.Symbol("\\det(x I_k - E^* S^2 E)")))
-    del lag_d
     for f_star in range(half + 1):
         single = {sv[g]: 0 for g in range(half + 1) if g != f_star}
         single[sv[f_star]] = s

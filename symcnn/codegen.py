@@ -88,8 +88,9 @@ class CompilerNotFound(RuntimeError):
 class exprel(sp.Function):
     r"""``exprel(z) = (e^z - 1)/z`` for ``z != 0``, ``exprel(0) = 1`` (entire in ``z``).
 
-    ``exprel(-x) = (1 - e^{-x})/x`` is positive for real ``x``, decreases from ``e^{|x|}/|x|``
-    to ``1/x``, and is evaluated without cancellation by every backend (``expm1(z)/z``).
+    Positive for real ``z``; ``exprel(-x) = (1 - e^{-x})/x`` lies in ``(0, 1]`` for ``x >= 0``
+    and behaves like ``1/x`` at large ``x``. Every backend evaluates it as ``expm1(z)/z``,
+    without cancellation, and returns 1 at ``z = 0``.
     """
 
     nargs = 1
@@ -228,18 +229,21 @@ def cache_key(exprs, args, backend: str, dps: int = 30, version: str | None = No
               compiler: str | None = None) -> str:
     """SHA-256 (hex) of what determines a kernel's generated code.
 
-    ``sympy.srepr`` of the expressions and arguments, the backend, ``dps`` (mpmath), the
-    compiler identity and flags (C), the symcnn version (default: installed), the SymPy
-    version and :data:`FORMAT`.
+    ``sympy.srepr`` of the expressions and arguments, the modules of their function classes,
+    the backend, ``dps`` (mpmath), the compiler identity and flags (C), the symcnn version
+    (default: installed), the SymPy version, :data:`FORMAT` and a hash of this module.
     """
     exprs, args, _ = _prepare(exprs, args)
     if version is None:
         import symcnn
 
         version = symcnn.__version__
+    # srepr names a function by its class name only: add where each class comes from
+    functions = sorted({f"{type(f).__module__}.{type(f).__qualname__}"
+                        for e in exprs for f in e.atoms(sp.Function)})
     parts = {"exprs": [sp.srepr(e) for e in exprs], "args": [sp.srepr(a) for a in args],
-             "backend": backend, "symcnn": version, "sympy": sp.__version__,
-             "format": FORMAT, "generator": _generator_hash()}
+             "functions": functions, "backend": backend, "symcnn": version,
+             "sympy": sp.__version__, "format": FORMAT, "generator": _generator_hash()}
     if backend == "mpmath":
         parts["dps"] = int(dps)
     if backend == "c":
@@ -796,7 +800,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "symcnn.closed_forms and print its source; --check compares it with "
                     "mpmath at 50 digits on a grid including extreme values.")
     parser.add_argument("reduction", choices=REDUCTIONS)
-    parser.add_argument("--depth", type=int, default=3, help="L for r5 (default 3)")
+    parser.add_argument("--depth", type=int, default=2,
+                        help="convolution layers for r5, L = depth + 1 layers (default 2)")
     parser.add_argument("--field", default="stable",
                         choices=["stable", "solution", "half_time", "u_inf", "time_of_u"],
                         help="which expression of the reduction (default stable)")
@@ -814,15 +819,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """``symcnn codegen``: returns the exit status."""
+    from . import closed_forms
+
+    build = getattr(closed_forms, args.reduction)
     try:
-        from . import closed_forms
-    except ImportError as error:
-        raise SystemExit(f"symcnn codegen: symcnn.closed_forms is unavailable ({error})"
-                         ) from None
-    build = getattr(closed_forms, args.reduction, None)
-    if build is None:
-        raise SystemExit(f"symcnn codegen: closed_forms has no {args.reduction}()")
-    reduction = build(args.depth) if args.reduction == "r5" else build()
+        reduction = build(args.depth + 1) if args.reduction == "r5" else build()
+    except ValueError as error:
+        raise SystemExit(f"symcnn codegen: {error}") from None
     cache = False if args.no_cache else args.cache_dir
     try:
         kernel = compile_reduction(reduction, args.field, backend=args.backend,

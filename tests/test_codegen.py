@@ -336,6 +336,10 @@ def test_cache_hit_and_keys(cache_path, monkeypatch):
     assert codegen.cache_key(stable_form(), ARGS, "mpmath") != key
     assert codegen.cache_key(stable_form(), ARGS, "numpy", version="0.0.0-other") != key
     assert codegen.cache_key(stable_form(), ARGS, "numpy") == key
+    # same srepr, different class: a user's own exprel
+    other = type("exprel", (sp.Function,), {"__module__": "elsewhere"})
+    assert sp.srepr(stable_form().replace(exprel, other)) == sp.srepr(stable_form())
+    assert codegen.cache_key(stable_form().replace(exprel, other), ARGS, "numpy") != key
     monkeypatch.setattr(symcnn, "__version__", "9.9.9")
     bumped = codegen.compile(stable_form(), ARGS)
     assert bumped.cache_status == "miss" and bumped.key != key

@@ -94,7 +94,8 @@ def test_derive_pixel_takes_the_model_options(capsys, tmp_path):
     (["pixel", "--depth", "0"], "depth must be an integer >= 1, got 0"),
     (["pixel", "--hidden", "2"], "--hidden applies to fully-connected, not to pixel"),
     (["fourier-explicit", "--depth", "2"], "needs depth = 1"),
-    (["cnn-fourier", "--shape", "4"], "--shape applies to pixel, fourier-explicit, not to cnn-fourier"),
+    (["cnn-fourier", "--shape", "4"],
+     "--shape applies to pixel, fourier-explicit, not to cnn-fourier"),
 ])
 def test_derive_rejects_bad_model_options(capsys, args, message):
     with pytest.raises(SystemExit) as exit_info:

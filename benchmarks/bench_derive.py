@@ -81,10 +81,17 @@ def main() -> None:
     if not options.closed_forms:
         for name, build in DERIVATIONS.items():
             print(row(name, build), flush=True)
-    for name in CLOSED_FORMS:
-        result = subprocess.run([sys.executable, __file__, "--row", name], check=True,
+    failed = []
+    for name in CLOSED_FORMS:  # the child's traceback, if any, goes to standard error
+        result = subprocess.run([sys.executable, __file__, "--row", name],
                                 stdout=subprocess.PIPE, text=True)
-        print(result.stdout, end="", flush=True)
+        if result.returncode:
+            failed.append(name)
+            print(f"| {name} | - | fails (exit status {result.returncode}) | - |", flush=True)
+        else:
+            print(result.stdout, end="", flush=True)
+    if failed:
+        sys.exit(f"failed: {', '.join(failed)}")
 
 
 if __name__ == "__main__":

@@ -36,13 +36,14 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+import mpmath
 import numpy as np
 import sympy as sp
 
 from .codegen import exprel
 from .derivation import Derivation, DerivationError, _tex_text
 from .model import LinearCNN
-from .reduction import N, dft_matrix, dirichlet_matrix, kernel_lags, kernel_spectrum, phase
+from .reduction import N, dft_matrix, dirichlet_matrix, kernel_spectrum, phase
 from .reduction import row_spectrum as _row_spectrum
 from .symbolic import gradient_flow
 
@@ -219,6 +220,7 @@ def _op(latex: str) -> sp.Symbol:
     return sp.Symbol(latex, commutative=False)
 
 
+@cache
 def r1() -> Reduction:
     """Fully connected two-layer network (THEORY.md R1), white input, balanced aligned
     weights: ``tau du/dt = 2 u (s - u)`` per mode, solved.
@@ -724,7 +726,7 @@ def r4(size: int = 8, width: int = 3) -> Derivation:
     kappa_ddot = (tau * (big_d * big_t * bar_beta).diff(t)).subs(
         {sp.conjugate(bet[f]).diff(t): bar_beta_dot[f] for f in range(size)})
     big_s = sp.diag(*mags)
-    d.step("second-order system", tau * kappa_ddot,
+    d.step("second-order system", kappa_ddot,
            big_d * big_s**2 * sp.Matrix(kap),
            "differentiate and use the linearised readout flow $\\tau\\dot{\\bar\\beta} = "
            "\\bar T\\kappa$: $T\\bar T = S^2$, $S = \\operatorname{diag}(|T_f|)$; the phases "
@@ -758,7 +760,7 @@ def r4(size: int = 8, width: int = 3) -> Derivation:
            "$S (D S^2) S^{-1} = S D S$ (for $s_f > 0$; by continuity in general): "
            "$\\gamma^2$ are the eigenvalues of the Hermitian $S D S$",
            display=(_op("S D S^{2} S^{-1}"), _op("S D S")))
-    lags = [lag_[0] for _, lag_ in kernel_lags(model)]
+    lags = [p - model.offset[0] for p in range(width)]  # signed: lag(p) = p - o
     big_e = sp.Matrix(size, width, lambda f, p: phase(model, (f,), (lags[p],)))
     d.step("Dirichlet factorisation", big_e * big_e.H, big_d,
            "$D = E E^*$ with $E_{fp} = e^{2\\pi i f\\,\\mathrm{lag}(p)/N}$ ($N \\times k$)",
@@ -783,15 +785,24 @@ def r4(size: int = 8, width: int = 3) -> Derivation:
     for f_star in range(half + 1):
         single = {sv[g]: 0 for g in range(half + 1) if g != f_star}
         single[sv[f_star]] = s
-        eigen = sp.Matrix(gram.subs(single)).eigenvals()
-        top = sp.Max(*eigen)
+        top = s**2 * _top_eigenvalue(gram.subs(single).subs(s, 1))
         pair = sp.Abs(big_d[f_star, (-f_star) % size]) if 0 < 2 * f_star < size else 0
         d.step(f"single pair f* = {f_star}", top, s**2 * (width + pair),
                f"a mode on $\\pm f^* = \\pm {f_star}$ only: $\\gamma^2_{{\\max}} = s^2(k + "
                "|D_{f^*, -f^*}|)$" + (" ($f^*$ self-conjugate: $s^2 k$)" if pair == 0
-                                      and f_star in (0, half) else ""),
-               display=(sp.Symbol("\\gamma^2_{\\max}"), s**2 * (width + pair)))
+                                      and f_star in (0, half) else "")
+               + "; the largest eigenvalue of the Gram matrix by mpmath.eigh at 50 digits",
+               check="numeric", display=(sp.Symbol("\\gamma^2_{\\max}"), s**2 * (width + pair)))
     return d
+
+
+def _top_eigenvalue(matrix: sp.Matrix, dps: int = 50) -> sp.Float:
+    """The largest eigenvalue of a numeric Hermitian matrix, by ``mpmath.eigh`` at ``dps``
+    digits."""
+    with mpmath.workdps(dps):
+        values = [[sp.N(e, dps + 10) for e in row] for row in matrix.tolist()]
+        entries = [[mpmath.mpc(str(sp.re(v)), str(sp.im(v))) for v in row] for row in values]
+        return sp.Float(max(mpmath.eigh(mpmath.matrix(entries), eigvals_only=True)), dps)
 
 
 def r4_growth_rates(t_hat, dirichlet) -> tuple[np.ndarray, np.ndarray]:

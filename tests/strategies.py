@@ -33,4 +33,14 @@ def white(model: LinearCNN, seed: int) -> Statistics:
                       syx=syx / np.sqrt(model.n_in))
 
 
+def stationary(model, seed):
+    """Stationary non-white input with ``Lambda_f`` in [0.5, 1.5] and a Gaussian ``Sigma_yx``."""
+    rng = np.random.default_rng(seed)
+    lam = rng.uniform(0.5, 1.5, model.shape)
+    axes = tuple(range(lam.ndim))
+    lam = (lam + np.roll(np.flip(lam, axes), 1, axes)) / 2  # Lambda_{-f} = Lambda_f
+    syx = rng.standard_normal((model.n_out, model.n_in)) / np.sqrt(model.n_in)
+    return Statistics.stationary(model.shape, lam[None, None], syx)
+
+
 seeds = st.integers(0, 2**32 - 1)

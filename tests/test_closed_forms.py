@@ -1,7 +1,10 @@
 """Closed forms (symcnn.closed_forms): their ODEs against THEORY.md, their solutions against
 30-digit integration of those ODEs, and R4, R5 against full-network training."""
 
+import os
+import shutil
 from functools import cache
+from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -10,11 +13,11 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symcnn import Fast, LinearCNN, Statistics, aligned_spectrum, init_balanced, init_random
+from symcnn import Fast, LinearCNN, aligned_spectrum, fourier, init_balanced, init_random, train
 from symcnn import closed_forms as cf
-from symcnn import train
 from symcnn.derivation import DerivationError
-from tests.strategies import white
+from tests.reference import compile_latex
+from tests.strategies import stationary, white
 
 BUILD = {"R1": cf.r1, "R3": cf.r3, "R3b": cf.r3b, "R3c": cf.r3c, "R5(L=2)": lambda: cf.r5(2),
          "R5(L=3)": lambda: cf.r5(3), "R5(L=4)": lambda: cf.r5(4)}
@@ -54,6 +57,27 @@ def test_odes_are_theorys_and_every_step_is_checked(name):
     assert red.u_inf == cf.s / (cf.lam if cf.lam in red.ode.rhs.free_symbols else 1)
 
 
+@pytest.mark.parametrize(("n", "k"), [(8, 3), (5, 2), (6, 4)])
+def test_r4_derivation_holds_for_odd_and_even_sizes(n, k):
+    d = cf.r4(n, k)
+    assert [step.name for step in d.steps][:3] == ["linearised kernel flow", "no second order",
+                                                   "second-order system"]
+    assert len([step for step in d.steps if step.name.startswith("single pair")]) == n // 2 + 1
+
+
+def test_document_is_current_and_compiles(tmp_path):
+    """docs/derivations/closed_forms.{tex,md} equal a fresh render (``SYMCNN_UPDATE_DOCS=1``
+    rewrites them) and the LaTeX compiles."""
+    docs = Path(__file__).resolve().parents[1] / "docs" / "derivations"
+    items = cf.derivations()
+    for suffix, render in ((".tex", cf.to_latex), (".md", cf.to_markdown)):
+        path = docs / f"closed_forms{suffix}"
+        if os.environ.get("SYMCNN_UPDATE_DOCS"):
+            path.write_text(render(items))
+        assert path.read_text() == render(items), f"{path} is stale: run derivations/"
+    compile_latex(Path(shutil.copy(docs / "closed_forms.tex", tmp_path)))
+
+
 def test_a_wrong_solution_is_rejected_by_checkodesol():
     red = reduction("R3b")
     wrong = sp.Eq(cf.u(cf.t), red.solution.subs(cf.s, sp.Rational(101, 100) * cf.s))
@@ -64,14 +88,18 @@ def test_a_wrong_solution_is_rejected_by_checkodesol():
 # Against 30-digit integration of the reduction's own ODE --------------------------------
 
 
-def integrate(red: cf.Reduction, values: dict, times) -> list:
+def integrate(red: cf.Reduction, values: dict, times, power: int = 1) -> list:
     """``u(times)`` of ``tau du/dt = F(u)`` from ``u(0) = u0`` with mpmath.odefun (Taylor
-    series) at :data:`DPS` digits."""
-    rhs = red.ode.rhs.subs(cf.u(cf.t), cf.v).subs(values) / values[cf.tau]
-    f = sp.lambdify(cf.v, rhs, modules="mpmath")
+    series) at :data:`DPS` digits, integrated for ``y = u^(1/power)``: ``tau dy/dt =
+    F(y^power)/(power y^(power - 1))``, a polynomial for R5 with ``power = L``."""
+    y = sp.Symbol("y", positive=True)
+    rhs = red.ode.rhs.subs(cf.u(cf.t), y**power) / (power * y ** (power - 1))
+    rhs = sp.expand(sp.powsimp(sp.expand_power_base(rhs.subs(values), force=True), force=True))
+    f = sp.lambdify(y, rhs / values[cf.tau], modules="mpmath")
     with mpmath.workdps(DPS):
-        solution = mpmath.odefun(lambda _, y: f(y), 0, mpmath.mpf(values[cf.u0]))
-        return [solution(mpmath.mpf(time)) for time in times]
+        start = mpmath.root(mpmath.mpf(values[cf.u0]), power)
+        solution = mpmath.odefun(lambda _, y_: f(y_), 0, start)
+        return [solution(mpmath.mpf(time)) ** power for time in times]
 
 
 def at(expr: sp.Expr, values: dict) -> mpmath.mpf:
@@ -114,16 +142,40 @@ def test_explicit_closed_forms_match_30_digit_integration(name, data):
     assert relative(integrated[1], at(red.u_inf, values) / 2) < RTOL
 
 
+def time_to_reach(red: cf.Reduction, values: dict, target) -> mpmath.mpf:
+    """``t(u) = tau int_{u0}^{u} dv / F(v)`` by mpmath.quad (tanh-sinh) at :data:`DPS`
+    digits: the separable ODE integrated numerically."""
+    f = sp.lambdify(cf.v, values[cf.tau] / red.ode.rhs.subs(cf.u(cf.t), cf.v).subs(values),
+                    modules="mpmath")
+    with mpmath.workdps(DPS):
+        return mpmath.quad(f, [mpmath.mpf(values[cf.u0]), mpmath.mpf(target)])
+
+
 @pytest.mark.parametrize("name", IMPLICIT)
-@settings(max_examples=3, deadline=None)
+@settings(max_examples=6, deadline=None)
 @given(data=st.data())
-def test_implicit_closed_forms_match_30_digit_integration(name, data):
-    """``t(u)`` at the integrated ``u(t)`` gives back ``t``; ``u(t_half) = u_inf/2``."""
+def test_implicit_closed_forms_match_30_digit_quadrature(name, data):
+    """``time_of_u`` and ``half_time`` against the quadrature of ``tau/F(u)``: < 1e-12."""
     red = reduction(name)
-    values = data.draw(parameters(red, min_fraction=1e-3))
+    values = data.draw(parameters(red))
+    u_inf = at(red.u_inf, values)
+    for fraction in ("0.5", "0.9", "0.999"):
+        target = u_inf * mpmath.mpf(fraction)
+        got = at(red.time_of_u, {**values, cf.v: sp.Float(target, DPS + 10)})
+        assert relative(got, time_to_reach(red, values, target)) < RTOL
+    assert relative(at(red.half_time, values), time_to_reach(red, values, u_inf / 2)) < RTOL
+
+
+@pytest.mark.parametrize("name", IMPLICIT)
+def test_implicit_closed_forms_match_30_digit_integration(name):
+    """Forward in time (mpmath.odefun, one example): ``t(u(t)) = t``, ``u(t_half) = u_inf/2``."""
+    red = reduction(name)
+    values = {cf.s: sp.Rational(13, 10), cf.lam: sp.Rational(4, 5), cf.N: sp.Integer(6),
+              cf.tau: sp.Rational(9, 10)}
+    values[cf.u0] = red.u_inf.subs(values) / 5
     half = at(red.half_time, values)
     times = [half / 2, half, 3 * half / 2]
-    integrated = integrate(red, values, times)
+    integrated = integrate(red, values, times, power=int(name[-2]))
     for time, u_t in zip(times, integrated, strict=True):
         assert relative(at(red.time_of_u, {**values, cf.v: sp.Float(u_t, DPS + 10)}),
                         time) < RTOL
@@ -139,3 +191,79 @@ def test_the_comparison_catches_a_wrong_closed_form():
     (want,) = integrate(red, values, [half])
     mutant = red.solution.subs(sp.sqrt(cf.N), cf.N)
     assert relative(at(mutant, {**values, cf.t: sp.Float(half, DPS)}), want) > 1e-3
+
+
+# R4 and R5 against full-network training ------------------------------------------------
+
+
+def call(red: cf.Reduction, field: str, roles: dict):
+    """``red.field`` evaluated by NumPy, arguments by role (keys of ``red.symbols``)."""
+    return red.lambdify(field)(*(roles[name] for name in red.symbols))
+
+
+def dirichlet(n: int, k: int) -> np.ndarray:
+    """``D[f, g] = sum_p exp(2 pi i (f - g) lag(p) / N)``, lags ``p - (k - 1)//2``
+    (cross-correlation), straight from THEORY.md."""
+    lags = np.arange(k) - (k - 1) // 2
+    diff = np.subtract.outer(np.arange(n), np.arange(n))
+    return np.exp(2j * np.pi * diff[:, :, None] * lags / n).sum(-1)
+
+
+@pytest.mark.parametrize(("n", "k"), [(5, 2), (8, 3), (16, 3), (12, 5)])
+def test_r4_single_pair_rate_is_the_kernel_size_formula(n, k):
+    """THEORY.md R4: a mode on +-f* only grows at ``|T_f*| sqrt(k + |D(2 f*)|)``."""
+    big_d = dirichlet(n, k)
+    for f_star in range(n // 2 + 1):
+        t_hat = np.zeros(n, complex)
+        t_hat[f_star] = t_hat[-f_star] = 0.7 * np.exp(0.3j)
+        gamma, _ = cf.r4_growth_rates(t_hat, big_d)
+        pair = 0 if f_star in (0, n / 2) else abs(big_d[f_star, -f_star])
+        assert gamma[0] == pytest.approx(0.7 * np.sqrt(k + pair), rel=1e-12)
+
+
+@pytest.mark.parametrize(("n", "k", "seed"), [(16, 3, 3), (12, 4, 1), (9, 2, 5)])
+def test_r4_growth_rate_and_first_kernel_match_training(n, k, seed):
+    """Small random init (1e-9): in the linear phase the simulated map grows at
+    ``2 gamma_1`` within 2%, and the kernel spectrum turns to the predicted one."""
+    model = LinearCNN((n,), (k,), n_out=1)
+    stats = white(model, seed)
+    gamma, kernel = cf.r4_growth_rates(stats.output_spectrum()[0, 0], dirichlet(n, k))
+    times = np.linspace(0, 14 / gamma[0], 281)
+    run = train(Fast(model, stats), init_random(model, 1e-9, seed=seed), times, rtol=1e-10,
+                record_params=True)
+    norm = np.linalg.norm(run.maps.reshape(len(times), -1), axis=1)
+    linear = (norm > 1e3 * norm[0]) & (norm < 1e-4 * np.linalg.norm(stats.syx))
+    assert linear.sum() > 20
+    rate = np.gradient(np.log(norm), times)[linear] / (2 * gamma[0])
+    assert np.all(np.abs(rate - 1) < 0.02), rate
+    # the other kernel spectra fade like exp(-(gamma_1 - gamma_j) t): the misalignment
+    # shrinks through the linear phase and ends below 1%
+    kappas = [fourier.kernel_spectrum(model, run.params[i][0])[0, 0]
+              for i in np.flatnonzero(linear)[::10]]
+    misalignment = [1 - abs(np.vdot(kernel, kappa)) / np.linalg.norm(kappa) for kappa in kappas]
+    assert np.all(np.diff(misalignment) < 0) and misalignment[-1] < 0.01, misalignment
+
+
+@pytest.mark.parametrize("layers", [3, 4])
+@pytest.mark.parametrize("data", ["white", "stationary"])
+def test_r5_matches_deep_network_training(layers, data):
+    """Balanced aligned start, ``L - 1`` full-kernel layers: ``t(|M_f(t)|) = t`` for the
+    simulated maps, within 1e-7 of the half-way time."""
+    model = LinearCNN((6,), depth=layers - 1, n_out=1)
+    stats = white(model, 2) if data == "white" else stationary(model, 2)
+    t_hat = np.abs(stats.output_spectrum()[0, 0])
+    power = stats.input_spectrum()[0, 0].real if data == "stationary" else np.ones(6)
+    u0 = 1e-2 * t_hat.min()
+    red = reduction(f"R5(L={layers})")
+    roles = dict(t=0.0, tau=1.0, s=t_hat, lam=power, u0=u0, N=6.0, u=0.0)
+    halves = call(red, "half_time", roles)
+    times = np.linspace(0, 1.5 * halves.max(), 61)
+    run = train(Fast(model, stats), init_balanced(model, aligned_spectrum(stats, u0)), times,
+                rtol=1e-11)
+    strengths = np.abs(run.spectra[:, 0, 0])
+    inside = (strengths > 1.01 * u0) & (strengths < 0.99 * t_hat / power)
+    assert inside.sum() > 40
+    with np.errstate(divide="ignore", invalid="ignore"):  # outside (u0, u_inf): masked
+        predicted = call(red, "time_of_u", {**roles, "u": strengths})
+    error = np.abs(predicted - times[:, None])[inside] / halves.max()
+    assert error.max() < 1e-7

@@ -19,17 +19,7 @@ from symcnn import (
 )
 from symcnn.derivation import DerivationError
 from symcnn.theory import Theory, gd_map
-from tests.strategies import models, seeds, white
-
-
-def stationary(model, seed):
-    """Stationary non-white input with ``Lambda_f`` in [0.5, 1.5] and a Gaussian ``Sigma_yx``."""
-    rng = np.random.default_rng(seed)
-    lam = rng.uniform(0.5, 1.5, model.shape)
-    axes = tuple(range(lam.ndim))
-    lam = (lam + np.roll(np.flip(lam, axes), 1, axes)) / 2  # Lambda_{-f} = Lambda_f
-    syx = rng.standard_normal((model.n_out, model.n_in)) / np.sqrt(model.n_in)
-    return Statistics.stationary(model.shape, lam[None, None], syx)
+from tests.strategies import models, seeds, stationary, white
 
 
 def simulated_strengths(theory, run):

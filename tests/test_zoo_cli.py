@@ -89,13 +89,25 @@ def test_derive_pixel_takes_the_model_options(capsys, tmp_path):
     compile_latex(out)
 
 
+def test_derive_closed_forms(capsys):
+    from symcnn import closed_forms
+
+    assert main(["derive", "r5", "--depth", "2"]) == 0
+    assert capsys.readouterr().out == closed_forms.r5(3).derivation.to_markdown()
+    assert main(["derive", "r4", "--shape", "5", "--kernel", "2"]) == 0
+    assert "R4: growth rates of small kernels (N = 5, k = 2)" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("args, message", [
     (["pixel", "--shape", "3", "--kernel", "4"], "kernel.0. must satisfy 1 <= k <= N = 3"),
     (["pixel", "--depth", "0"], "depth must be an integer >= 1, got 0"),
     (["pixel", "--hidden", "2"], "--hidden applies to fully-connected, not to pixel"),
     (["fourier-explicit", "--depth", "2"], "needs depth = 1"),
+    (["r4", "--shape", "4", "4"], "r4 is derived for 1-D models"),
+    (["r4", "--shape", "4", "--kernel", "5"], "kernel"),
+    (["r5", "--shape", "4"], "--shape applies to pixel, fourier-explicit, r4, not to r5"),
     (["cnn-fourier", "--shape", "4"],
-     "--shape applies to pixel, fourier-explicit, not to cnn-fourier"),
+     "--shape applies to pixel, fourier-explicit, r4, not to cnn-fourier"),
 ])
 def test_derive_rejects_bad_model_options(capsys, args, message):
     with pytest.raises(SystemExit) as exit_info:

@@ -10,11 +10,17 @@ follows the exact discrete map ``u <- u (1 + eta c (s - lambda u))^2``, ``c = sq
 (CNN) or 1 (fully connected), derived in :func:`gd_map`.
 
 :class:`Theory` states which hypotheses hold; a prediction whose hypotheses fail raises a
-``ValueError`` saying which.
+``ValueError`` saying which. With ``approximate=True`` two of them may fail, and the
+predictions are then approximations, listed in :attr:`Theory.approximations` and announced
+by an :class:`ApproximationWarning`: a kernel smaller than the image (the coupling of
+frequencies through the Dirichlet matrix ``D``, R4, is replaced by its diagonal ``k I``, so
+the gain is ``sqrt(k)``), and non-stationary input (``Sigma_xx`` is replaced by its
+block-circulant projection, whose spectrum gives ``lambda_f``).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from functools import cache, cached_property
 
@@ -27,6 +33,16 @@ from .derivation import Derivation
 from .model import FullyConnected, LinearCNN
 
 WHITE_RTOL = 1e-10
+APPROXIMATIONS = {
+    "full kernel": "kernel smaller than the image: the coupling of frequencies through D (R4) "
+                   "is replaced by its diagonal k I, gain sqrt(k)",
+    "stationary input": "non-stationary input: Sigma_xx is replaced by its block-circulant "
+                        "projection (lambda_f from its spectrum)"}
+"""The hypotheses ``approximate=True`` relaxes, and what the approximation neglects."""
+
+
+class ApproximationWarning(UserWarning):
+    """A prediction made with ``Theory(approximate=True)`` outside the theory's hypotheses."""
 
 
 @dataclass(frozen=True)
@@ -49,17 +65,20 @@ class Theory:
         The time constant of ``tau dtheta/dt = -dL/dtheta``.
     rtol : float
         Singular values of ``T_f`` (or ``Sigma_yx``) below ``rtol`` times the largest are zero.
+    approximate : bool
+        Predict also when the hypotheses of :data:`APPROXIMATIONS` fail, as labelled
+        approximations (default: raise).
     """
 
     def __init__(self, model: LinearCNN | FullyConnected, stats: Statistics, tau: float = 1.0,
-                 rtol: float = 1e-12):
+                 rtol: float = 1e-12, approximate: bool = False):
         if (model.n_in, model.n_out) != (stats.n_in, stats.n_out):
             raise ValueError(f"stats have D = {stats.n_in}, N_o = {stats.n_out}; the model "
                              f"needs D = {model.n_in}, N_o = {model.n_out}")
         if not (np.isfinite(tau) and tau > 0):
             raise ValueError(f"tau must be a finite number > 0, got {tau!r}")
         self.model, self.stats, self.tau, self.rtol = model, stats, float(tau), rtol
-        self.cnn = isinstance(model, LinearCNN)
+        self.cnn, self.approximate = isinstance(model, LinearCNN), bool(approximate)
 
     # -- hypotheses -------------------------------------------------------------------------
     @cached_property
@@ -96,6 +115,15 @@ class Theory:
             if not h.holds:
                 raise ValueError(f"hypothesis {h.name!r} fails ({h.detail}); {result} needs it")
 
+    @property
+    def approximations(self) -> list[str]:
+        """What the predictions neglect: one entry per failed hypothesis that
+        ``approximate=True`` relaxes (empty when the predictions are exact)."""
+        if not (self.cnn and self.approximate):
+            return []
+        return [note for name, note in APPROXIMATIONS.items()
+                if not self.hypotheses[name].holds]
+
     # -- spectra and strengths --------------------------------------------------------------
     @cached_property
     def _svd(self):
@@ -122,15 +150,17 @@ class Theory:
         or 1 (white input)."""
         if not self.cnn or self.hypotheses["white input"].holds:
             return np.ones((self.strengths.shape[0], 1))
-        self.require("lambda_f", "stationary input")
+        if not self.approximate:
+            self.require("lambda_f", "stationary input")
         if self.model.c_in > 1:
             self.require("lambda_f for C_in > 1", "white input (C_in > 1)")
-        return np.real(self.stats.input_spectrum()).reshape(-1, 1)
+        return np.real(self.stats.input_spectrum(rtol=np.inf)).reshape(-1, 1)
 
     @property
     def gain(self) -> float:
-        """``c`` in ``tau du/dt = 2 c u (s - lambda u)``: ``sqrt(N)`` (CNN) or 1."""
-        return float(np.sqrt(self.model.n_pixels)) if self.cnn else 1.0
+        """``c`` in ``tau du/dt = 2 c u (s - lambda u)``: ``sqrt(k)`` for a CNN with kernel
+        size ``k`` (``sqrt(N)`` for the full kernel of the exact theory), 1 fully connected."""
+        return float(np.sqrt(np.prod(self.model.kernel))) if self.cnn else 1.0
 
     @property
     def rates(self) -> np.ndarray:
@@ -138,12 +168,15 @@ class Theory:
         return 2 * self.gain * self.strengths / self.tau
 
     def _check_prediction(self, result: str) -> None:
-        if self.cnn:
-            self.require(result, "full kernel", "stationary input", "depth 1",
-                         "enough channels", *(["white input (C_in > 1)"]
-                                              if self.model.c_in > 1 else []))
-        else:
-            self.require(result, "white input")
+        if not self.cnn:
+            return self.require(result, "white input")
+        needed = ["full kernel", "stationary input", "depth 1", "enough channels"] + (
+            ["white input (C_in > 1)"] if self.model.c_in > 1 else [])
+        relaxed = APPROXIMATIONS if self.approximate else ()
+        self.require(result, *(name for name in needed if name not in relaxed))
+        if self.approximations:
+            warnings.warn(f"{result} is an approximation: {'; '.join(self.approximations)}",
+                          ApproximationWarning, stacklevel=3)
 
     def _initial(self, u0) -> np.ndarray:
         """``u0`` as an ``(F, r)`` array of finite values > 0."""
@@ -233,13 +266,15 @@ class Theory:
         lam = np.broadcast_to(self.input_strengths, self.strengths.shape)[live]
         slowest = np.max(np.log(np.maximum(s / (lam * u0_live), 2.0)) / s)
         t_end = 4 * self.tau * slowest / (2 * self.gain) + self.tau / (self.gain * s.min())
-        final = self.dataset_mode_strengths([t_end * 64], u0)[0]
-        low, high = np.zeros_like(final), np.full_like(final, t_end * 64)
-        for _ in range(iterations):
-            middle = (low + high) / 2
-            strength = np.diagonal(self.dataset_mode_strengths(middle, u0))
-            above = strength * np.sign(final) >= np.abs(final) / 2
-            low, high = np.where(above, low, middle), np.where(above, middle, high)
+        with warnings.catch_warnings():  # announced once, above
+            warnings.simplefilter("ignore", ApproximationWarning)
+            final = self.dataset_mode_strengths([t_end * 64], u0)[0]
+            low, high = np.zeros_like(final), np.full_like(final, t_end * 64)
+            for _ in range(iterations):
+                middle = (low + high) / 2
+                strength = np.diagonal(self.dataset_mode_strengths(middle, u0))
+                above = strength * np.sign(final) >= np.abs(final) / 2
+                low, high = np.where(above, low, middle), np.where(above, middle, high)
         return high
 
     def learning_order(self, u0) -> list[int]:

@@ -1,5 +1,7 @@
 """The theory object: hypotheses, and its predictions against full-network training."""
 
+import warnings
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -18,7 +20,7 @@ from symcnn import (
     train,
 )
 from symcnn.derivation import DerivationError
-from symcnn.theory import Theory, gd_map
+from symcnn.theory import ApproximationWarning, Theory, gd_map
 from tests.strategies import models, seeds, stationary, white
 
 
@@ -160,3 +162,49 @@ def test_effective_u0_of_a_balanced_aligned_start_is_its_strength():
     theory = Theory(model, stats)
     u0 = theory.effective_u0(init_balanced(model, aligned_spectrum(stats, 1e-3)))
     np.testing.assert_allclose(u0[theory.strengths > 0], 1e-3, rtol=1e-10)
+
+
+@pytest.mark.filterwarnings("ignore::symcnn.theory.ApproximationWarning")
+def test_approximate_predictions_are_labelled_and_close_for_a_nearly_full_kernel():
+    """k = N - 1: the exact theory refuses; ``approximate=True`` warns, lists what it
+    neglects, and its half-way times (D replaced by k I) are within 10% of training."""
+    model = LinearCNN(shape=8, kernel=7, channels=2, n_out=2)
+    stats = white(model, 1)
+    with pytest.raises(ValueError, match="hypothesis 'full kernel' fails"):
+        Theory(model, stats).half_times(1e-3)
+    theory = Theory(model, stats, approximate=True)
+    assert len(theory.approximations) == 1 and "diagonal k I" in theory.approximations[0]
+    start = init_random(model, 1e-5, seed=2)
+    with pytest.warns(ApproximationWarning, match="the half-way times is an approximation"):
+        u0 = theory.effective_u0(start)
+        half = theory.half_times(u0)
+    run = train(Fast(model, stats), start, np.linspace(0, 1.5 * half.max(), 301), rtol=1e-9)
+    simulated = run.half_way_times(stats.modes(), theory.dataset_mode_strengths([1e4], u0)[0])
+    assert np.all(np.abs(simulated / half - 1) < 0.1)
+
+
+def test_approximate_theory_is_exact_where_the_hypotheses_hold():
+    model = LinearCNN(shape=6, channels=2, n_out=2)
+    stats = stationary(model, 3)
+    exact, approximate = Theory(model, stats), Theory(model, stats, approximate=True)
+    assert approximate.approximations == []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(approximate.maps([0.5, 2.0], 1e-3),
+                                      exact.maps([0.5, 2.0], 1e-3))
+
+
+def test_non_stationary_input_is_approximated_by_its_stationary_projection():
+    model = LinearCNN(shape=6, n_out=1)
+    base = stationary(model, 4)
+    sxx = base.sxx.copy()
+    sxx[0, 0] += 0.3  # one pixel louder: no longer block-circulant
+    stats = Statistics(shape=model.shape, c_in=1, sxx=sxx, syx=base.syx)
+    with pytest.raises(ValueError, match="hypothesis 'stationary input' fails"):
+        Theory(model, stats).maps([1.0], 1e-3)
+    theory = Theory(model, stats, approximate=True)
+    assert "block-circulant projection" in theory.approximations[0]
+    projected = np.real(np.fft.fft(np.mean([np.roll(sxx[i], -i) for i in range(6)], axis=0)))
+    np.testing.assert_allclose(theory.input_strengths[:, 0], projected, rtol=1e-12)
+    with pytest.warns(ApproximationWarning):
+        assert np.all(np.isfinite(theory.maps([1.0], 1e-3)))

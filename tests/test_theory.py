@@ -35,6 +35,17 @@ def simulated_strengths(theory, run):
     return np.real(np.einsum("fpj,tfpq,fjq->tfj", np.conj(p), m, np.conj(qh)))
 
 
+def simulated_and_predicted_half_times(theory, start):
+    """Half-way times of the dataset's modes: trained from ``start``, and predicted from its
+    effective initial strengths."""
+    u0 = theory.effective_u0(start)
+    half = theory.half_times(u0)
+    run = train(Fast(theory.model, theory.stats), start, np.linspace(0, 1.5 * half.max(), 301),
+                rtol=1e-9)
+    final = theory.dataset_mode_strengths([1e4], u0)[0]
+    return run.half_way_times(theory.stats.modes(), final), half
+
+
 def test_gd_map_is_derived_and_checked():
     d = gd_map()
     assert [s.name for s in d.steps] == ["readout keeps its phase", "kernel stays balanced",
@@ -148,11 +159,7 @@ def test_half_times_and_learning_order_match_the_simulation():
 def test_small_random_init_half_times_within_ten_percent(model, scale):
     stats = white(model, 1)
     theory = Theory(model, stats)
-    start = init_random(model, scale, seed=2)
-    u0 = theory.effective_u0(start)
-    half = theory.half_times(u0)
-    run = train(Fast(model, stats), start, np.linspace(0, 1.5 * half.max(), 301), rtol=1e-9)
-    simulated = run.half_way_times(stats.modes(), theory.dataset_mode_strengths([1e4], u0)[0])
+    simulated, half = simulated_and_predicted_half_times(theory, init_random(model, scale, 2))
     assert np.all(np.abs(simulated / half - 1) < 0.1)
 
 
@@ -174,12 +181,8 @@ def test_approximate_predictions_are_labelled_and_close_for_a_nearly_full_kernel
         Theory(model, stats).half_times(1e-3)
     theory = Theory(model, stats, approximate=True)
     assert len(theory.approximations) == 1 and "diagonal k I" in theory.approximations[0]
-    start = init_random(model, 1e-5, seed=2)
     with pytest.warns(ApproximationWarning, match="the half-way times is an approximation"):
-        u0 = theory.effective_u0(start)
-        half = theory.half_times(u0)
-    run = train(Fast(model, stats), start, np.linspace(0, 1.5 * half.max(), 301), rtol=1e-9)
-    simulated = run.half_way_times(stats.modes(), theory.dataset_mode_strengths([1e4], u0)[0])
+        simulated, half = simulated_and_predicted_half_times(theory, init_random(model, 1e-5, 2))
     assert np.all(np.abs(simulated / half - 1) < 0.1)
 
 

@@ -220,6 +220,13 @@ def _op(latex: str) -> sp.Symbol:
     return sp.Symbol(latex, commutative=False)
 
 
+def _sandwich(left: str, middle: sp.Matrix, right: str) -> sp.MatMul:
+    """``left middle right`` for display, unevaluated (``left``, ``right`` in LaTeX)."""
+    rows, cols = middle.shape
+    return sp.MatMul(sp.MatrixSymbol(left, rows, rows), sp.ImmutableMatrix(middle),
+                     sp.MatrixSymbol(right, cols, cols), evaluate=False)
+
+
 @cache
 def r1() -> Reduction:
     """Fully connected two-layer network (THEORY.md R1), white input, balanced aligned
@@ -267,11 +274,11 @@ def r1() -> Reduction:
     d.step("first layer", flow1.applyfunc(sp.cancel), (big_r * x1 * big_v.T).applyfunc(sp.cancel),
            "the flow of $W_1$ stays of the form $R\\,(\\cdot)\\,V^T$ with a diagonal middle "
            "factor (computed as $R^T \\tau\\dot W_1 V$)",
-           display=(_op("\\tau \\dot{W}_1"), _op("R") * x1 * _op("V^{T}")))
+           display=(_op("\\tau \\dot{W}_1"), _sandwich("R", x1, "V^{T}")))
     d.step("second layer", flow2.applyfunc(sp.cancel),
            (big_u * x2 * big_r.T).applyfunc(sp.cancel),
            "the flow of $W_2$ stays of the form $U\\,(\\cdot)\\,R^T$, diagonal middle factor",
-           display=(_op("\\tau \\dot{W}_2"), _op("U") * x2 * _op("R^{T}")))
+           display=(_op("\\tau \\dot{W}_2"), _sandwich("U", x2, "R^{T}")))
     d.step("both layers agree", x1, x2,
            "$\\tau\\dot W_1 = R\\,\\tau\\dot A\\,V^T$ and $\\tau\\dot W_2 = U\\,\\tau\\dot A\\,"
            "R^T$ give the same $\\tau\\dot a_j$: the ansatz is consistent")
@@ -481,19 +488,18 @@ def _rectangular_r3c(d: Derivation) -> None:
     kappa = big_r * sp.diag(*k) * big_q.H
     error = big_p * sp.diag(*sig) * big_q.H - beta * kappa
     mode = [sig[j] - b[j] * k[j] for j in (0, 1)]
-    d.step("rectangular readout flow", error * kappa.H,
-           big_p * sp.diag(*[mode[j] * k[j] for j in (0, 1)]) * big_r.H,
+    readout, kernel = sp.diag(*[mode[j] * k[j] for j in (0, 1)]), sp.diag(
+        *[N * b[j] * mode[j] for j in (0, 1)])
+    d.step("rectangular readout flow", error * kappa.H, big_p * readout * big_r.H,
            "$N_o = C = 3$, $C_{in} = 2$: $(T - \\beta\\kappa)\\kappa^* = P\\operatorname{diag}"
            "(k_j(\\sigma_j - b_j k_j)) R^*$ exactly, including the part outside the isometries' "
            "range",
-           display=(_op("\\tau\\dot\\beta"), _op("P") * sp.diag(*[mode[j] * k[j] for j in (0, 1)])
-                    * _op("R^{*}")))
-    d.step("rectangular kernel flow", N * beta.H * error,
-           big_r * sp.diag(*[N * b[j] * mode[j] for j in (0, 1)]) * big_q.H,
+           display=(_op("\\tau\\dot\\beta"), _sandwich("P", readout, "R^{*}")))
+    d.step("rectangular kernel flow", N * beta.H * error, big_r * kernel * big_q.H,
            "$N\\beta^*(T - \\beta\\kappa) = R\\operatorname{diag}(N b_j(\\sigma_j - b_j k_j))"
            "Q^*$ exactly",
            display=(_op("\\tau\\dot\\kappa"),
-                    _op("R") * sp.diag(*[N * b[j] * mode[j] for j in (0, 1)]) * _op("Q^{*}")))
+                    _sandwich("R", kernel, "Q^{*}")))
 
 
 # ----------------------------------------------------------------------------------------

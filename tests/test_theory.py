@@ -130,7 +130,10 @@ def test_closed_forms_predict_the_full_network_flow(model, seed, data):
     if not theory.hypotheses["enough channels"].holds:
         return
     u0 = 1e-3 * np.max(theory.strengths)
-    times = np.linspace(0, 2 * np.max(np.log(1e3) / theory.rates), 9)
+    # past the transitions of the modes within 10x of the fastest (a nearly vanishing
+    # singular value would need a run of millions of steps)
+    rates = theory.rates[theory.rates > 0.1 * theory.rates.max()]
+    times = np.linspace(0, 2 * np.log(1e3) / rates.min(), 9)
     run = train(Fast(model, stats), init_balanced(model, aligned_spectrum(stats, u0)), times,
                 dt=0.02 / np.max(theory.rates))  # RK4 error ~ (rate dt)^4 per unit time
     scale = np.abs(run.maps).max()

@@ -1,5 +1,6 @@
 """Hypothesis profiles: ``ci`` (default, lean) and ``deep`` (10x the examples, for local
-runs): ``SYMCNN_PROFILE=deep python -m pytest``."""
+runs): ``SYMCNN_PROFILE=deep python -m pytest``. Slow tests that set their own number of
+examples scale it with ``tests.strategies.examples``."""
 
 import os
 

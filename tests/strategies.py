@@ -1,5 +1,7 @@
 """Hypothesis strategies drawing models, data and parameters."""
 
+import os
+
 import numpy as np
 from hypothesis import strategies as st
 
@@ -41,6 +43,13 @@ def stationary(model, seed):
     lam = (lam + np.roll(np.flip(lam, axes), 1, axes)) / 2  # Lambda_{-f} = Lambda_f
     syx = rng.standard_normal((model.n_out, model.n_in)) / np.sqrt(model.n_in)
     return Statistics.stationary(model.shape, lam[None, None], syx)
+
+
+
+def examples(n: int) -> int:
+    """``n`` Hypothesis examples for a slow test in the default profile, ten times as many
+    with ``SYMCNN_PROFILE=deep`` (like the profiles' defaults, 15 and 150)."""
+    return n * (10 if os.environ.get("SYMCNN_PROFILE") == "deep" else 1)
 
 
 seeds = st.integers(0, 2**32 - 1)

@@ -17,7 +17,7 @@ from symcnn import Fast, LinearCNN, aligned_spectrum, fourier, init_balanced, in
 from symcnn import closed_forms as cf
 from symcnn.derivation import DerivationError
 from tests.reference import compile_latex
-from tests.strategies import stationary, white
+from tests.strategies import examples, stationary, white
 
 BUILD = {"R1": cf.r1, "R3": cf.r3, "R3b": cf.r3b, "R3c": cf.r3c, "R5(L=2)": lambda: cf.r5(2),
          "R5(L=3)": lambda: cf.r5(3), "R5(L=4)": lambda: cf.r5(4)}
@@ -126,7 +126,7 @@ def parameters(draw, red: cf.Reduction, min_fraction: float = 1e-6):
 
 
 @pytest.mark.parametrize("name", EXPLICIT)
-@settings(max_examples=4, deadline=None)
+@settings(max_examples=examples(4), deadline=None)
 @given(data=st.data())
 def test_explicit_closed_forms_match_30_digit_integration(name, data):
     """``solution``, ``stable`` and ``half_time`` against the integrated ODE: < 1e-12."""
@@ -152,7 +152,7 @@ def time_to_reach(red: cf.Reduction, values: dict, target) -> mpmath.mpf:
 
 
 @pytest.mark.parametrize("name", IMPLICIT)
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=examples(6), deadline=None)
 @given(data=st.data())
 def test_implicit_closed_forms_match_30_digit_quadrature(name, data):
     """``time_of_u`` and ``half_time`` against the quadrature of ``tau/F(u)``: < 1e-12."""

@@ -17,7 +17,7 @@ from symcnn.symbolic import (
     statistics_symbols,
     weight_symbols,
 )
-from tests.strategies import models, samples, seeds
+from tests.strategies import examples, models, samples, seeds
 
 
 def relative_error(a, b) -> float:
@@ -36,7 +36,7 @@ def assert_matches_dense(flow, model, stats, params, tau=1.0):
         assert relative_error(got, -want / tau) < 1e-12
 
 
-@settings(max_examples=10)
+@settings(max_examples=examples(10))
 @given(models(max_side=4), seeds)
 def test_rhs_equals_minus_the_dense_gradient(model, seed):
     stats = Statistics.from_samples(*samples(model, seed))
@@ -78,7 +78,7 @@ def test_loss_matches_the_dense_loss():
     assert abs(float(flow.loss.xreplace(values)) - want) < 1e-12 * abs(want)
 
 
-@settings(max_examples=5)
+@settings(max_examples=examples(5))
 @given(models(max_side=3, max_depth=1), seeds)
 def test_symbolic_statistics_substituted_equal_the_numeric_flow(model, seed):
     stats = Statistics.from_samples(*samples(model, seed))

@@ -21,7 +21,7 @@ from symcnn import (
 )
 from symcnn.derivation import DerivationError
 from symcnn.theory import ApproximationWarning, Theory, gd_map
-from tests.strategies import models, seeds, stationary, white
+from tests.strategies import examples, models, seeds, stationary, white
 
 
 def simulated_strengths(theory, run):
@@ -57,7 +57,7 @@ def test_gd_map_is_derived_and_checked():
                "the factor c^2 instead of c")
 
 
-@settings(max_examples=8, deadline=None)
+@settings(max_examples=examples(8), deadline=None)
 @given(models(full_kernel=True, max_depth=1, max_side=5), seeds, st.sampled_from(["white",
                                                                                   "stationary"]))
 def test_gd_map_predicts_full_network_gradient_descent(model, seed, data):
@@ -118,7 +118,7 @@ def test_bad_arguments_are_named():
             call()
 
 
-@settings(max_examples=6, deadline=None)
+@settings(max_examples=examples(6), deadline=None)
 @given(models(full_kernel=True, max_depth=1, max_side=5), seeds,
        st.sampled_from(["white", "stationary"]))
 def test_closed_forms_predict_the_full_network_flow(model, seed, data):

@@ -1,7 +1,7 @@
 """Derive the closed forms of the reduced gradient flows (THEORY.md R1, R3, R3b, R3c, R4, R5),
 every step checked, and write them to docs/derivations/closed_forms.{tex,md}.
 
-Run from the repository root: ``python derivations/closed_forms.py`` (about 3 minutes).
+Run from the repository root: ``python derivations/closed_forms.py`` (about 2 minutes).
 """
 
 from pathlib import Path

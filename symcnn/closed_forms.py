@@ -392,10 +392,6 @@ def _rational_unitary(size: int, seed: int) -> sp.Matrix:
     return ((eye - sp.I * big_h) * (eye + sp.I * big_h).inv()).applyfunc(sp.nsimplify)
 
 
-def _simplify_matrix(m: sp.Matrix) -> sp.Matrix:
-    return m.applyfunc(lambda e: sp.factor(sp.cancel(sp.powsimp(sp.expand(e)))))
-
-
 @cache
 def r3c() -> Reduction:
     """``C_in, C, N_o > 1``, white input (THEORY.md R3c): with ``T_f = P diag(sigma) Q^*``
@@ -424,27 +420,13 @@ def r3c() -> Reduction:
     h = sp.symbols("h_1:10", real=True)
     phis = sp.symbols("phi_1:4", real=True)
     big_p, big_r, big_q = (_unitary2(h[3 * i:3 * i + 3], phis[i]) for i in range(3))
-    sig = sp.symbols("sigma_1 sigma_2", positive=True)
-    bs, ks = sp.symbols("b_1 b_2", positive=True), sp.symbols("k_1 k_2", positive=True)
     d.step("unitary factors", sp.diag(big_p.H * big_p, big_r.H * big_r, big_q.H * big_q),
            sp.eye(6), "$P^*P = R^*R = Q^*Q = I$", check="numeric",
            display=(sp.Matrix([[_op("P^{*} P"), _op("R^{*} R"), _op("Q^{*} Q")]]),
                     sp.Matrix([[_op("I"), _op("I"), _op("I")]])))
-    beta = big_p * sp.diag(*bs) * big_r.H
-    kappa = big_r * sp.diag(*ks) * big_q.H
-    error = big_p * sp.diag(*sig) * big_q.H - beta * kappa
-    mode = [sig[j] - bs[j] * ks[j] for j in (0, 1)]
-    x_beta = sp.diag(*[ks[j] * mode[j] for j in (0, 1)])
-    x_kappa = sp.diag(*[N * bs[j] * mode[j] for j in (0, 1)])
-    d.step("readout flow", big_p.H * error * kappa.H * big_r, x_beta,
-           "$P^* (T - \\beta\\kappa)\\kappa^* R$ is diagonal: $\\tau\\dot b_j = k_j(\\sigma_j - "
-           "b_j k_j)$", check="numeric",
-           display=(_op("P^{*}") * _op("\\tau\\dot\\beta") * _op("R"), x_beta))
-    d.step("kernel flow", big_r.H * N * beta.H * error * big_q, x_kappa,
-           "$R^* N\\beta^*(T - \\beta\\kappa) Q$ is diagonal: $\\tau\\dot k_j = N b_j"
-           "(\\sigma_j - b_j k_j)$", check="numeric",
-           display=(_op("R^{*}") * _op("\\tau\\dot\\kappa") * _op("Q"), x_kappa))
-    _rectangular_r3c(d)
+    sig, bs, ks, x_beta, x_kappa = _aligned_flow(d, big_p, big_r, big_q, "", "numeric")
+    big_p, big_r = _rational_unitary(3, 1)[:, :2], _rational_unitary(3, 2)[:, :2]
+    _aligned_flow(d, big_p, big_r, _rational_unitary(2, 3), "rectangular ", "exact")
     b = [sp.Function(f"b_{j}", positive=True)(t) for j in (1, 2)]
     k = [sp.Function(f"k_{j}", positive=True)(t) for j in (1, 2)]
     in_time = {**dict(zip(bs, b, strict=True)), **dict(zip(ks, k, strict=True))}
@@ -477,29 +459,29 @@ def r3c() -> Reduction:
     return _reduction("R3c", d, parts)
 
 
-def _rectangular_r3c(d: Derivation) -> None:
-    """The R3c flow stays in the ansatz for ``N_o = C = 3``, ``C_in = 2``, exactly."""
-    big_p, big_r = _rational_unitary(3, 1)[:, :2], _rational_unitary(3, 2)[:, :2]
-    big_q = _rational_unitary(2, 3)
+def _aligned_flow(d: Derivation, big_p, big_r, big_q, prefix: str, check: str):
+    """Steps ``{prefix}readout flow`` and ``{prefix}kernel flow``: with ``T = P diag(sigma)
+    Q^*``, ``beta = P diag(b) R^*`` and ``kappa = R diag(k) Q^*``, R2's flows (white input)
+    are ``tau dbeta/dt = P diag(k_j (sigma_j - b_j k_j)) R^*`` and ``tau dkappa/dt =
+    R diag(N b_j (sigma_j - b_j k_j)) Q^*``.  Returns ``sigma, b, k`` and the two diagonals."""
     sig = sp.symbols("sigma_1 sigma_2", positive=True)
-    b = sp.symbols("b_1 b_2", positive=True)
-    k = sp.symbols("k_1 k_2", positive=True)
+    b, k = sp.symbols("b_1 b_2", positive=True), sp.symbols("k_1 k_2", positive=True)
     beta = big_p * sp.diag(*b) * big_r.H
     kappa = big_r * sp.diag(*k) * big_q.H
     error = big_p * sp.diag(*sig) * big_q.H - beta * kappa
     mode = [sig[j] - b[j] * k[j] for j in (0, 1)]
-    readout, kernel = sp.diag(*[mode[j] * k[j] for j in (0, 1)]), sp.diag(
-        *[N * b[j] * mode[j] for j in (0, 1)])
-    d.step("rectangular readout flow", error * kappa.H, big_p * readout * big_r.H,
-           "$N_o = C = 3$, $C_{in} = 2$: $(T - \\beta\\kappa)\\kappa^* = P\\operatorname{diag}"
-           "(k_j(\\sigma_j - b_j k_j)) R^*$ exactly, including the part outside the isometries' "
-           "range",
+    readout = sp.diag(*[mode[j] * k[j] for j in (0, 1)])
+    kernel = sp.diag(*[N * b[j] * mode[j] for j in (0, 1)])
+    shape = f"$N_o = {big_p.rows}$, $C = {big_r.rows}$, $C_{{in}} = {big_q.rows}$"
+    d.step(f"{prefix}readout flow", error * kappa.H, big_p * readout * big_r.H,
+           f"{shape}: $(T - \\beta\\kappa)\\kappa^* = P\\operatorname{{diag}}(k_j(\\sigma_j - "
+           "b_j k_j)) R^*$, so $\\tau\\dot b_j = k_j(\\sigma_j - b_j k_j)$", check=check,
            display=(_op("\\tau\\dot\\beta"), _sandwich("P", readout, "R^{*}")))
-    d.step("rectangular kernel flow", N * beta.H * error, big_r * kernel * big_q.H,
-           "$N\\beta^*(T - \\beta\\kappa) = R\\operatorname{diag}(N b_j(\\sigma_j - b_j k_j))"
-           "Q^*$ exactly",
-           display=(_op("\\tau\\dot\\kappa"),
-                    _sandwich("R", kernel, "Q^{*}")))
+    d.step(f"{prefix}kernel flow", N * beta.H * error, big_r * kernel * big_q.H,
+           f"{shape}: $N\\beta^*(T - \\beta\\kappa) = R\\operatorname{{diag}}(N b_j(\\sigma_j - "
+           "b_j k_j)) Q^*$, so $\\tau\\dot k_j = N b_j(\\sigma_j - b_j k_j)$", check=check,
+           display=(_op("\\tau\\dot\\kappa"), _sandwich("R", kernel, "Q^{*}")))
+    return sig, b, k, readout, kernel
 
 
 # ----------------------------------------------------------------------------------------

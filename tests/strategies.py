@@ -45,7 +45,6 @@ def stationary(model, seed):
     return Statistics.stationary(model.shape, lam[None, None], syx)
 
 
-
 def examples(n: int) -> int:
     """``n`` Hypothesis examples for a slow test in the default profile, ten times as many
     with ``SYMCNN_PROFILE=deep`` (like the profiles' defaults, 15 and 150)."""

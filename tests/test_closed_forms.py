@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from symcnn import Fast, LinearCNN, aligned_spectrum, fourier, init_balanced, init_random, train
 from symcnn import closed_forms as cf
-from symcnn.derivation import DerivationError
+from symcnn.derivation import Derivation, DerivationError
 from tests.reference import compile_latex
 from tests.strategies import examples, stationary, white
 
@@ -76,6 +76,17 @@ def test_document_is_current_and_compiles(tmp_path):
             path.write_text(render(items))
         assert path.read_text() == render(items), f"{path} is stale: run derivations/"
     compile_latex(Path(shutil.copy(docs / "closed_forms.tex", tmp_path)))
+
+
+def test_r3c_flow_check_fails_for_a_non_unitary_factor():
+    """R3c's 30-digit check of ``tau dbeta/dt = P diag(...) R^*`` can fail: with ``R``
+    scaled it no longer holds."""
+    h, phi = sp.symbols("h_1:10", real=True), sp.symbols("phi_1:4", real=True)
+    big_p, big_r, big_q = (cf._unitary2(h[3 * i:3 * i + 3], phi[i]) for i in range(3))
+    cf._aligned_flow(Derivation("unitary"), big_p, big_r, big_q, "", "numeric")
+    with pytest.raises(DerivationError, match="'readout flow' fails its numeric check"):
+        cf._aligned_flow(Derivation("scaled R"), big_p, big_r * sp.diag(1, 2), big_q, "",
+                         "numeric")
 
 
 def test_a_wrong_solution_is_rejected_by_checkodesol():

@@ -22,9 +22,20 @@ Backends
     mpf).
     ``"c"``: C99 source from SymPy's ``C99CodePrinter``, one loop over the broadcast arrays
     (any number of dimensions, zero strides for broadcast axes), compiled with the system C
-    compiler (``$CC``, ``cc``, ``gcc`` or ``clang``, flags ``-O2 -ffp-contract=off``, never
-    ``-ffast-math``) and loaded with ``ctypes``. Without a compiler ``compile`` raises
-    :class:`CompilerNotFound`.
+    compiler (``$CC``, ``cc``, ``gcc`` or ``clang``; :data:`CFLAGS`, ``-O3`` with IEEE
+    arithmetic as written, never ``-ffast-math``) and loaded with ``ctypes``. On x86-64
+    Linux the source declares the SIMD variants of glibc's vector math library (libmvec,
+    glibc >= 2.35; errors of a few ulp) and clones the loop for AVX2, so that GCC
+    vectorizes it; where that fails to build the kernel is compiled without them. Without
+    a compiler ``compile`` raises :class:`CompilerNotFound`.
+
+Hoisting
+    ``compile(..., inner=(t,))`` specialises a kernel to inputs along whose last axis only
+    ``t`` varies (a time grid): each largest subexpression free of ``t`` (the ``t``-free
+    factors of a product or terms of a sum gathered first) becomes a statement computed
+    once per row in C, on its own broadcast shape in NumPy. The C kernel checks the strides
+    and runs a general loop for other layouts. ``compile_reduction`` sets ``inner`` to the
+    time.
 
 Cache
     Generated files live in ``$SYMCNN_CACHE`` if set (``off`` disables the cache), else
@@ -48,6 +59,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -71,7 +83,21 @@ BACKENDS = ("numpy", "mpmath", "c")
 FORMAT = 2
 """Version of the generated code; part of the cache key (with a hash of this file, so that
 an edited generator never reuses stale entries)."""
-CFLAGS = ("-O2", "-std=c99", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno")
+CFLAGS = ("-O3", "-std=c99", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno",
+          "-fno-trapping-math")
+"""C compiler flags: IEEE arithmetic as written (no contraction to FMA, never -ffast-math);
+errno and floating-point traps are not observed, which lets GCC vectorize."""
+VECTOR_LIBS = ("-Wl,-z,defs", "-lmvec", "-lm")
+"""Linked when the source declares libmvec's SIMD variants (undefined symbols fail the link
+and the kernel is rebuilt without them)."""
+VECTOR_MATH = platform.machine() in ("x86_64", "AMD64") and sys.platform.startswith("linux")
+"""Whether to try libmvec (glibc's vector math library, x86-64)."""
+LIBMVEC = {"acos": 1, "acosh": 1, "asin": 1, "asinh": 1, "atan": 1, "atan2": 2, "atanh": 1,
+           "cbrt": 1, "cos": 1, "cosh": 1, "erf": 1, "erfc": 1, "exp": 1, "exp10": 1,
+           "exp2": 1, "expm1": 1, "hypot": 2, "log": 1, "log10": 1, "log1p": 1, "log2": 1,
+           "pow": 2, "sin": 1, "sinh": 1, "tan": 1, "tanh": 1}
+"""Functions with SIMD variants in glibc >= 2.35's libmvec (x86-64), by number of
+arguments."""
 BLOCK = 1 << 16
 """Elements per block of the NumPy kernel (intermediates stay in the L2 cache)."""
 MAX_DIMS = 64
@@ -225,8 +251,21 @@ def _prepare(exprs, args) -> tuple[tuple[sp.Expr, ...], tuple[sp.Symbol, ...], b
     return exprs, args, single
 
 
+def _inner_args(inner, args) -> tuple[sp.Symbol, ...]:
+    """The ``inner`` arguments (symbols or names) as symbols, in argument order."""
+    if isinstance(inner, str | sp.Symbol):
+        inner = (inner,)
+    names = {a.name: a for a in args}
+    unknown = [str(a) for a in inner if str(a) not in names]
+    if unknown:
+        raise ValueError(f"inner: {', '.join(unknown)} not among the arguments "
+                         f"({', '.join(names)})")
+    chosen = {str(a) for a in inner}
+    return tuple(a for a in args if a.name in chosen)
+
+
 def cache_key(exprs, args, backend: str, dps: int = 30, version: str | None = None,
-              compiler: str | None = None) -> str:
+              compiler: str | None = None, inner: Sequence[sp.Symbol | str] = ()) -> str:
     """SHA-256 (hex) of what determines a kernel's generated code.
 
     ``sympy.srepr`` of the expressions and arguments, the modules of their function classes,
@@ -234,6 +273,7 @@ def cache_key(exprs, args, backend: str, dps: int = 30, version: str | None = No
     (default: installed), the SymPy version, :data:`FORMAT` and a hash of this module.
     """
     exprs, args, _ = _prepare(exprs, args)
+    inner = _inner_args(inner, args)
     if version is None:
         import symcnn
 
@@ -243,12 +283,13 @@ def cache_key(exprs, args, backend: str, dps: int = 30, version: str | None = No
                         for e in exprs for f in e.atoms(sp.Function)})
     parts = {"exprs": [sp.srepr(e) for e in exprs], "args": [sp.srepr(a) for a in args],
              "functions": functions, "backend": backend, "symcnn": version,
-             "sympy": sp.__version__, "format": FORMAT, "generator": _generator_hash()}
+             "sympy": sp.__version__, "format": FORMAT, "generator": _generator_hash(),
+             "inner": [a.name for a in inner]}
     if backend == "mpmath":
         parts["dps"] = int(dps)
     if backend == "c":
         parts["compiler"] = compiler
-        parts["cflags"] = list(CFLAGS)
+        parts["cflags"] = list(CFLAGS) + list(VECTOR_LIBS if VECTOR_MATH else ())
         parts["machine"] = platform.machine()
     text = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -259,14 +300,44 @@ def _generator_hash() -> str:
     return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
 
 
-def _lower(exprs, args):
-    """Renamed (``a0, a1, ...``), rewritten and CSE-reduced expressions."""
+def _hoist(expr, inner: frozenset, table: dict):
+    """``expr`` with each largest subexpression free of the ``inner`` symbols replaced by a
+    symbol ``h<i>`` (``table``: value -> symbol). The factors of a product and the terms of
+    a sum that are free of them are gathered first: ``2 t sqrt(N)/tau -> h0 t``."""
+    if not expr.args:
+        return expr
+    if not isinstance(expr, sp.Expr):
+        return expr.func(*(_hoist(a, inner, table) for a in expr.args))
+    if not expr.free_symbols & inner:
+        return table.setdefault(expr, sp.Symbol(f"h{len(table)}"))
+    if isinstance(expr, sp.Add | sp.Mul):
+        fixed = [a for a in expr.args if not a.free_symbols & inner]
+        moving = [_hoist(a, inner, table) for a in expr.args if a.free_symbols & inner]
+        if fixed:
+            moving.insert(0, _hoist(expr.func(*fixed), inner, table))
+        return expr.func(*moving)
+    return expr.func(*(_hoist(a, inner, table) for a in expr.args))
+
+
+def _lower(exprs, args, inner=()):
+    """Renamed (``a0, a1, ...``), rewritten and CSE-reduced expressions:
+    ``(hoisted, replacements, reduced, operations)``. ``hoisted`` are the statements free of
+    the ``inner`` arguments (none if ``inner`` is empty), ``replacements`` the others."""
     renamed = {a: sp.Symbol(f"a{i}", **a.assumptions0) for i, a in enumerate(args)}
     exprs = [optimize(e.xreplace(renamed), [expm1_opt, log1p_opt]) for e in exprs]
+    hoisted = []
+    if inner:
+        table: dict = {}
+        moving = frozenset(renamed[a] for a in inner)
+        exprs = [_hoist(e, moving, table) for e in exprs]
+        if table:
+            common, values = sp.cse(list(table), symbols=sp.numbered_symbols("k"),
+                                    order="canonical")
+            hoisted = common + list(zip(table.values(), values, strict=True))
     replacements, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("c"), order="canonical")
-    operations = sum(sp.count_ops(v) for _, v in replacements) + sum(
+    operations = sum(sp.count_ops(v) for _, v in hoisted + replacements) + sum(
         sp.count_ops(e) for e in reduced)
-    return replacements, reduced, operations
+    return hoisted, replacements, reduced, operations
 
 
 def _printed(printer, expr, backend: str) -> str:
@@ -291,7 +362,7 @@ def _printable(printer, function) -> bool:
     return not getattr(printer, "_not_supported", set())
 
 
-def _header(exprs, args, backend, key, operations, dps, comment: str) -> list[str]:
+def _header(exprs, args, backend, key, operations, dps, comment: str, inner) -> list[str]:
     import symcnn
 
     srepr = hashlib.sha256("\n".join(sp.srepr(e) for e in exprs).encode()).hexdigest()
@@ -302,19 +373,22 @@ def _header(exprs, args, backend, key, operations, dps, comment: str) -> list[st
              f"key: {key}", f"backend: {backend}" + (f", {dps} digits" if dps else ""),
              f"expressions (sha256 of srepr): {srepr}",
              "arguments: " + ", ".join(f"a{i} = {a.name}" for i, a in enumerate(args))]
+    if inner:
+        lines.append("hoisted: the statements free of " + ", ".join(a.name for a in inner))
     lines += [f"output {i}: {sp.sstr(e)}" for i, e in enumerate(exprs)]
     lines.append(f"operations after CSE: {operations}")
     return [f"{comment} {line}".rstrip() for line in lines]
 
 
-def _python_source(exprs, args, backend, key, dps) -> str:
-    replacements, reduced, operations = _lower(exprs, args)
+def _python_source(exprs, args, backend, key, dps, inner) -> str:
+    hoisted, replacements, reduced, operations = _lower(exprs, args, inner)
     printer = _NumPyPrinter() if backend == "numpy" else _MpmathPrinter()
-    body = [f"    {sym} = {_printed(printer, value, backend)}" for sym, value in replacements]
+    body = [f"    {sym} = {_printed(printer, value, backend)}"
+            for sym, value in hoisted + replacements]
     outputs = [f"        {_printed(printer, e, backend)}," for e in reduced]
     names = ", ".join(f"a{i}" for i in range(len(args)))
     lines = _header(exprs, args, backend, key, operations,
-                    dps if backend == "mpmath" else None, "#")
+                    dps if backend == "mpmath" else None, "#", inner)
     if backend == "numpy":
         lines += ["import numpy", "", "", NUMPY_HELPERS.strip("\n"), "", "",
                   f"def kernel({names}):"]
@@ -329,23 +403,51 @@ def _python_source(exprs, args, backend, key, dps) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _c_source(exprs, args, key) -> str:
-    replacements, reduced, operations = _lower(exprs, args)
+def _c_source(exprs, args, key, inner=(), vector=False) -> str:
+    """C99 source of ``symcnn_kernel``. With ``inner``, rows along which only the ``inner``
+    arguments vary compute the hoisted statements once per row. With ``vector``, libmvec's
+    SIMD variants of the math functions are declared and the function is cloned for AVX2,
+    so that GCC vectorizes the loops (x86-64 Linux, glibc >= 2.35)."""
+    hoisted, replacements, reduced, operations = _lower(exprs, args, inner)
     printer = _CPrinter()
-    body = [f"            const double {sym} = {_printed(printer, value, 'c')};"
-            for sym, value in replacements]
-    outputs = [f"            r{i}[o * inner + j] = {_printed(printer, e, 'c')};"
-               for i, e in enumerate(reduced)]
+
+    def statements(pairs, indent):
+        return [f"{indent}const double {sym} = {_printed(printer, value, 'c')};"
+                for sym, value in pairs]
+
+    def loop(indent, loads, pre):
+        inside = indent + "    "
+        return ([f"{indent}for (int64_t j = 0; j < inner; ++j) {{"]
+                + [f"{inside}const double a{k} = p{k}[j * s{k}];" for k in loads]
+                + statements(pre + replacements, inside)
+                + [f"{inside}r{i}[j] = {_printed(printer, e, 'c')};"
+                   for i, e in enumerate(reduced)]
+                + [f"{indent}}}"])
+
     n_in, n_out = len(args), len(reduced)
-    text = "\n".join(body + outputs)
-    lines = _header(exprs, args, "c", key, operations, None, "//")
+    positions = {a: k for k, a in enumerate(args)}
+    moving = sorted(positions[a] for a in inner)
+    fixed = [k for k in range(n_in) if k not in moving]
+    general = loop("        ", range(n_in), hoisted)
+    text = "\n".join(general)
+    if "symcnn_exprel" in text:
+        text += C_HELPERS
+    lines = _header(exprs, args, "c", key, operations, None, "//", inner)
     lines += ["#include <math.h>", "#include <stdint.h>", ""]
+    vectorized = sorted(f for f in LIBMVEC if re.search(rf"\b{f}\(", text)) if vector else []
+    if vectorized:
+        lines += ["// SIMD variants in glibc's libmvec: GCC vectorizes the loops without "
+                  "-ffast-math."]
+        lines += [f'__attribute__((__simd__("notinbranch"))) double {f}'
+                  f'({", ".join(["double"] * LIBMVEC[f])});' for f in vectorized]
+        lines.append("")
     if "symcnn_exprel" in text:
         lines += [C_HELPERS.strip("\n"), ""]
     lines += [
         "// Evaluates the outputs at every point of the broadcast shape (ndim >= 1 axes).",
         "// in[k]: argument k, strides[k * ndim + d] its stride along axis d in elements",
         "// (0 on broadcast axes); out[i]: C-contiguous output i.",
+        *(['__attribute__((target_clones("avx2", "default")))'] if vector else []),
         "void symcnn_kernel(int64_t ndim, const int64_t *shape, const double *const *in,",
         "                   const int64_t *strides, double *const *out)",
         "{",
@@ -360,14 +462,24 @@ def _c_source(exprs, args, key) -> str:
         "    const int64_t outer = total / inner;",
     ]
     lines += [f"    const int64_t s{k} = strides[{k} * ndim + ndim - 1];" for k in range(n_in)]
-    lines += [f"    double *const r{i} = out[{i}];" for i in range(n_out)]
+    if inner:
+        steady = " && ".join([f"s{k} == 0" for k in fixed] or ["1"])
+        lines += ["    // rows along which only the inner arguments vary: hoisted statements once",
+                  f"    const int hoist = {steady};"]
     lines += ["    for (int64_t o = 0; o < outer; ++o) {"]
     lines += [f"        const double *const p{k} = in[{k}] + base[{k}];" for k in range(n_in)]
-    lines += ["        for (int64_t j = 0; j < inner; ++j) {"]
-    lines += [f"            const double a{k} = p{k}[j * s{k}];" for k in range(n_in)]
-    lines += body + outputs
+    lines += [f"        double *const r{i} = out[{i}] + o * inner;" for i in range(n_out)]
+    if inner:
+        lines.append("        if (hoist) {")
+        lines += [f"            const double a{k} = p{k}[0];" for k in fixed]
+        lines += statements(hoisted, "            ")
+        lines += loop("            ", moving, [])
+        lines.append("        } else {")
+        lines += ["    " + line for line in general]
+        lines.append("        }")
+    else:
+        lines += general
     lines += [
-        "        }",
         "        for (int64_t d = ndim - 2; d >= 0; --d) {",
         "            ++count[d];",
         f"            for (int k = 0; k < {n_in}; ++k)",
@@ -468,11 +580,12 @@ def _compiler_identity(compiler: str) -> str:
     return f"{compiler} {version}".strip()
 
 
-def _compile_c(source: str, compiler: str) -> bytes:
+def _compile_c(source: str, compiler: str, vector: bool) -> bytes:
+    libraries = VECTOR_LIBS if vector else ("-lm",)
     with tempfile.TemporaryDirectory(prefix="symcnn-cc-") as tmp:
         src, lib = Path(tmp) / "kernel.c", Path(tmp) / "kernel.so"
         src.write_text(source)
-        done = subprocess.run([compiler, *CFLAGS, "-o", str(lib), str(src), "-lm"],
+        done = subprocess.run([compiler, *CFLAGS, "-o", str(lib), str(src), *libraries],
                               capture_output=True, text=True, timeout=600, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"C compiler {compiler} failed ({done.returncode}):\n"
@@ -511,12 +624,14 @@ class Kernel:
 
     Attributes: ``backend``, ``exprs``, ``args`` (symbols in call order), ``dps``, ``key``,
     ``source`` (the generated code, checksum line excluded), ``path`` (cache file or None),
-    ``cache_status`` (``hit``, ``miss``, ``regenerated`` or ``off``), ``compiler``.
+    ``cache_status`` (``hit``, ``miss``, ``regenerated`` or ``off``), ``compiler``,
+    ``inner`` (the arguments it is specialised to vary along the last axis).
     """
 
     def __init__(self, backend, exprs, args, single, dps, key, source, path, cache_status,
-                 function=None, library=None, compiler=None):
+                 function=None, library=None, compiler=None, inner=()):
         self.backend, self.exprs, self.args, self.dps = backend, exprs, args, dps
+        self.inner = inner
         self.key, self.source, self.path, self.cache_status = key, source, path, cache_status
         self.compiler = compiler
         self._single, self._function, self._library = single, function, library
@@ -668,7 +783,8 @@ def _exec_module(source: str, key: str, path: Path | None):
 
 
 def compile(exprs, args: Sequence[sp.Symbol] | sp.Symbol, backend: str = "numpy",
-            dps: int = 30, cache: str | os.PathLike | bool | None = None) -> Kernel:
+            dps: int = 30, cache: str | os.PathLike | bool | None = None,
+            inner: Sequence[sp.Symbol | str] = ()) -> Kernel:
     """Generate, cache and load a kernel evaluating ``exprs`` at ``args``.
 
     Parameters
@@ -678,6 +794,10 @@ def compile(exprs, args: Sequence[sp.Symbol] | sp.Symbol, backend: str = "numpy"
     backend : ``"numpy"``, ``"mpmath"`` or ``"c"``.
     dps : decimal digits of the mpmath backend.
     cache : cache directory, ``False`` for none, None for :func:`cache_dir`'s default.
+    inner : arguments (symbols or names) expected to vary along the last axis, e.g. the
+        times. Everything free of them is computed once per row where only they vary
+        there (C; other layouts take a general loop) and on its own broadcast shape
+        (NumPy). The values are those of the expressions; only the rounding may differ.
 
     Raises
     ------
@@ -687,6 +807,7 @@ def compile(exprs, args: Sequence[sp.Symbol] | sp.Symbol, backend: str = "numpy"
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     exprs, args, single = _prepare(exprs, args)
+    inner = _inner_args(inner, args)
     if backend == "mpmath" and int(dps) < 1:
         raise ValueError(f"dps must be positive, got {dps}")
     compiler = None
@@ -696,11 +817,11 @@ def compile(exprs, args: Sequence[sp.Symbol] | sp.Symbol, backend: str = "numpy"
             raise CompilerNotFound("no C compiler found (looked for $CC, cc, gcc, clang "
                                    "on PATH); use backend 'numpy'")
         compiler = _compiler_identity(path)
-    key = cache_key(exprs, args, backend, dps, compiler=compiler)
+    key = cache_key(exprs, args, backend, dps, compiler=compiler, inner=inner)
     directory = cache_dir(cache)
     common = {"backend": backend, "exprs": exprs, "args": args, "single": single,
               "dps": int(dps) if backend == "mpmath" else None, "key": key,
-              "compiler": compiler}
+              "compiler": compiler, "inner": inner}
     if backend == "c":
         return _compile_c_kernel(common, directory, path)
     file = directory / f"{key}.py" if directory else None
@@ -711,7 +832,7 @@ def compile(exprs, args: Sequence[sp.Symbol] | sp.Symbol, backend: str = "numpy"
         source = None if data is None else _unsealed(data, "#", key)
         status = "hit" if source is not None else ("miss" if data is None else "regenerated")
     if source is None:
-        source = _python_source(exprs, args, backend, key, dps)
+        source = _python_source(exprs, args, backend, key, dps, inner)
         if file is not None:
             try:
                 _write_atomic(file, _sealed(source, "#").encode())
@@ -721,6 +842,20 @@ def compile(exprs, args: Sequence[sp.Symbol] | sp.Symbol, backend: str = "numpy"
     CACHE_STATS[status] += 1
     function = _exec_module(source, key, file)
     return Kernel(**common, source=source, path=file, cache_status=status, function=function)
+
+
+def _build_c(common: dict, compiler: str) -> tuple[str, bytes, bool]:
+    """``(source, library, vector)``: the kernel with libmvec's SIMD functions where
+    available (:data:`VECTOR_MATH`), else (compile or link failure) without them."""
+    exprs, args, key, inner = (common[k] for k in ("exprs", "args", "key", "inner"))
+    if VECTOR_MATH:
+        source = _c_source(exprs, args, key, inner, vector=True)
+        try:
+            return source, _compile_c(source, compiler, vector=True), True
+        except RuntimeError:
+            pass  # no libmvec, or a compiler without its attributes: the scalar kernel
+    source = _c_source(exprs, args, key, inner)
+    return source, _compile_c(source, compiler, vector=False), False
 
 
 def _compile_c_kernel(common: dict, directory: Path | None, compiler: str) -> Kernel:
@@ -746,13 +881,13 @@ def _compile_c_kernel(common: dict, directory: Path | None, compiler: str) -> Ke
             else:
                 source = None
     if library is None:
-        source = _c_source(common["exprs"], common["args"], key)
+        source, library, vector = _build_c(common, compiler)
         sealed = _sealed(source, "//").encode()
-        library = _compile_c(source, compiler)
         if directory is not None:
             meta = {"key": key, "source_sha256": hashlib.sha256(sealed).hexdigest(),
                     "library_sha256": hashlib.sha256(library).hexdigest(),
-                    "compiler": common["compiler"], "cflags": list(CFLAGS)}
+                    "compiler": common["compiler"], "cflags": list(CFLAGS),
+                    "libraries": list(VECTOR_LIBS if vector else ("-lm",))}
             try:
                 _write_atomic(src, sealed)
                 _write_atomic(lib, library)
@@ -780,11 +915,15 @@ def reduction_args(reduction, expr) -> tuple[sp.Symbol, ...]:
 def compile_reduction(reduction, field: str = "stable", **options) -> Kernel:
     """Kernel of a ``closed_forms.Reduction`` field (default its ``stable`` form; also
     ``solution``, ``half_time``, ``u_inf`` or ``time_of_u``), arguments by
-    :func:`reduction_args`."""
+    :func:`reduction_args`; ``inner`` defaults to the time ``t`` (learning curves are
+    evaluated on time grids, the last axis)."""
     expr = getattr(reduction, field)
     if expr is None:
         raise ValueError(f"{getattr(reduction, 'name', 'the reduction')} has no {field}")
-    return compile(expr, reduction_args(reduction, expr), **options)
+    args = reduction_args(reduction, expr)
+    time = reduction.symbols.get("t")
+    options.setdefault("inner", (time,) if time in args else ())
+    return compile(expr, args, **options)
 
 
 # Command line ---------------------------------------------------------------------------

@@ -227,9 +227,10 @@ def c_kernel(expr=None, args=ARGS, **options) -> Kernel:
                            **options)
 
 
+@pytest.mark.parametrize("inner", [(), (u0,)])  # u0 is the grid's last axis: hoisted loop
 @pytest.mark.parametrize(("lam_v", "n_v", "tau_v"), PARAMETERS)
-def test_c_kernel_matches_numpy(cache_path, lam_v, n_v, tau_v):
-    kernel = c_kernel()
+def test_c_kernel_matches_numpy(cache_path, lam_v, n_v, tau_v, inner):
+    kernel = c_kernel(inner=inner)
     numpy_kernel = codegen.compile(stable_form(), ARGS)
     grid = extreme_grid(lam_v, n_v, tau_v, times=400)
     got = kernel(*grid)
@@ -239,8 +240,11 @@ def test_c_kernel_matches_numpy(cache_path, lam_v, n_v, tau_v):
     np.testing.assert_allclose(got, want, rtol=1e-14, atol=0)
 
 
-def test_c_kernel_strides_and_shapes(cache_path):
-    kernel = c_kernel()
+@pytest.mark.parametrize("inner", [(), (t,)])
+def test_c_kernel_strides_and_shapes(cache_path, inner):
+    """Case 1 has only the times along the last axis (the hoisted loop for inner = t);
+    case 2 has u0 there too (the general loop)."""
+    kernel = c_kernel(inner=inner)
     numpy_kernel = codegen.compile(stable_form(), ARGS)
     rng = np.random.default_rng(0)
     modes = rng.uniform(0.1, 2.0, size=(3, 1, 1))
@@ -257,6 +261,35 @@ def test_c_kernel_strides_and_shapes(cache_path):
         got, want = kernel(*case), numpy_kernel(*case)
         assert got.shape == want.shape == np.broadcast_shapes(*(np.shape(a) for a in case))
         np.testing.assert_allclose(got, want, rtol=1e-14, atol=0)
+
+
+def test_c_kernel_without_libmvec_is_scalar(cache_path, monkeypatch):
+    """A failed link with libmvec (here: a missing library) gives the scalar kernel."""
+    monkeypatch.setattr(codegen, "VECTOR_MATH", True)
+    monkeypatch.setattr(codegen, "VECTOR_LIBS", ("-lsymcnn_no_such_library", "-lm"))
+    kernel = c_kernel(inner=(t,), cache=False)
+    assert "__simd__" not in kernel.source and "target_clones" not in kernel.source
+    grid = extreme_grid(1.3, 16.0, 1.0, times=50)
+    np.testing.assert_allclose(kernel(*grid), codegen.compile(stable_form(), ARGS)(*grid),
+                               rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("name", ["stable", "r1", "r3", "r3b", "r3c", "r5"])
+def test_hoisting_only_regroups(name):
+    """Substituting the hoisted and CSE statements back gives the expression exactly."""
+    if name == "stable":
+        expr, args, inner = stable_form(), ARGS, (t,)
+    else:
+        expr = reduction(name).stable
+        args = codegen.reduction_args(reduction(name), expr)
+        inner = (reduction(name).symbols["t"],)
+    hoisted, replacements, (reduced,), _ = codegen._lower([expr], args, inner)
+    assert hoisted and all(sym.name != "a0" for _, v in hoisted for sym in v.free_symbols)
+    for symbol, value in reversed(hoisted + replacements):
+        reduced = reduced.xreplace({symbol: value})
+    renamed = {a: sp.Symbol(f"a{i}", **a.assumptions0) for i, a in enumerate(args)}
+    want = codegen.optimize(expr.xreplace(renamed), [codegen.expm1_opt, codegen.log1p_opt])
+    assert reduced == want
 
 
 def test_without_compiler_c_backend_says_so(cache_path, monkeypatch):
@@ -335,6 +368,7 @@ def test_cache_hit_and_keys(cache_path, monkeypatch):
     assert codegen.cache_key(stable_form(), ARGS[::-1], "numpy") != key
     assert codegen.cache_key(stable_form(), ARGS, "mpmath") != key
     assert codegen.cache_key(stable_form(), ARGS, "numpy", version="0.0.0-other") != key
+    assert codegen.cache_key(stable_form(), ARGS, "numpy", inner=(t,)) != key
     assert codegen.cache_key(stable_form(), ARGS, "numpy") == key
     # same srepr, different class: a user's own exprel
     other = type("exprel", (sp.Function,), {"__module__": "elsewhere"})
@@ -414,7 +448,7 @@ def test_generated_source_is_deterministic(tmp_path):
         "x, y = sp.symbols('x y')\n"
         "for backend in ('numpy', 'mpmath', 'c'):\n"
         "    if backend == 'c':\n"
-        "        source = codegen._c_source((stable_form(),), ARGS, 'k')\n"
+        "        source = codegen._c_source((stable_form(),), ARGS, 'k', ARGS[:1], True)\n"
         "    else:\n"
         "        source = codegen.compile([stable_form(), sp.exp(x + y) - sp.exp(x)],\n"
         "            ARGS + (x, y), backend=backend, cache=False).source\n"
@@ -474,6 +508,8 @@ def test_expressions_are_validated(cache_path):
         codegen.compile(sp.Function("f")(x), [x])
     with pytest.raises(ValueError, match="cannot print"):
         codegen.compile(sp.LambertW(x) + sp.zeta(x, 2), [x], backend="c")
+    with pytest.raises(ValueError, match=r"inner: y not among the arguments \(x\)"):
+        codegen.compile(x, [x], inner=("y",))
 
 
 # Command line -----------------------------------------------------------------------------

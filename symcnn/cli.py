@@ -1,7 +1,7 @@
 """Command line: ``symcnn simulate`` trains a zoo setup and summarises what it learned;
 ``symcnn derive`` derives, checks and prints a gradient flow or a closed form;
-``symcnn codegen`` generates the numeric kernel of a closed form; ``symcnn zoo`` lists the
-setups."""
+``symcnn codegen`` generates the numeric kernel of a closed form; ``symcnn check`` checks
+theorems; ``symcnn zoo`` lists the setups."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import numpy as np
 from . import __version__, closed_forms, codegen, reduction, symbolic, zoo
 from .model import LinearCNN
 from .simulate import Dense, Fast, Samples, Trajectory, init_random, train
+from .theorems import report
 
 ENGINES = {"fast": Fast, "dense": Dense, "samples": Samples}
 
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     der.add_argument("--format", default="markdown", choices=["latex", "markdown"])
     der.add_argument("--out", metavar="FILE", help="write here instead of standard output")
     codegen.add_parser(commands)
+    report.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "zoo":
         for name in zoo.names():
@@ -69,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             der.error(str(error))
     if args.command == "codegen":
         return codegen.run(args)
+    if args.command == "check":
+        return report.run(args)
     return simulate(args)
 
 

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from symcnn import Fast, LinearCNN, aligned_spectrum, fourier, init_balanced, init_random, train
 from symcnn import closed_forms as cf
 from symcnn.derivation import Derivation, DerivationError
+from symcnn.strategies import examples, stationary, white
 from tests.reference import compile_latex
-from tests.strategies import examples, stationary, white
 
 BUILD = {"R1": cf.r1, "R3": cf.r3, "R3b": cf.r3b, "R3c": cf.r3c, "R5(L=2)": lambda: cf.r5(2),
          "R5(L=3)": lambda: cf.r5(3), "R5(L=4)": lambda: cf.r5(4)}

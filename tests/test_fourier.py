@@ -6,8 +6,8 @@ from hypothesis import given
 
 from symcnn import LinearCNN, fourier
 from symcnn.fourier import SpectralLayers
+from symcnn.strategies import models, seeds
 from tests.reference import dft_matrix
-from tests.strategies import models, seeds
 
 
 @given(models(), seeds)

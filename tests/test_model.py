@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 
 from symcnn import FullyConnected, LinearCNN
-from tests.strategies import models, seeds
+from symcnn.strategies import models, seeds
 
 
 def layer_by_loops(model: LinearCNN, w: np.ndarray, x: np.ndarray) -> np.ndarray:

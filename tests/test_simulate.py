@@ -19,7 +19,7 @@ from symcnn import (
     init_random,
     train,
 )
-from tests.strategies import models, samples, seeds, white
+from symcnn.strategies import models, samples, seeds, white
 
 
 def relative_error(a, b) -> float:

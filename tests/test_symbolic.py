@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from symcnn import Dense, FullyConnected, LinearCNN, Statistics, symbolic
 from symcnn.derivation import DerivationError
+from symcnn.strategies import examples, models, samples, seeds
 from symcnn.symbolic import (
     end_to_end,
     gradient_flow,
@@ -17,7 +18,6 @@ from symcnn.symbolic import (
     statistics_symbols,
     weight_symbols,
 )
-from tests.strategies import examples, models, samples, seeds
 
 
 def relative_error(a, b) -> float:

@@ -20,8 +20,8 @@ from symcnn import (
     train,
 )
 from symcnn.derivation import DerivationError
+from symcnn.strategies import examples, models, seeds, stationary, white
 from symcnn.theory import ApproximationWarning, Theory, gd_map
-from tests.strategies import examples, models, seeds, stationary, white
 
 
 def simulated_strengths(theory, run):

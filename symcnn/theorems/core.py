@@ -1,0 +1,265 @@
+"""Theorems and claims: statement, hypotheses, proof, numeric verification, checking."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..data import Statistics
+from ..derivation import Derivation, DerivationError
+from ..instances import RandomPick
+from ..model import FullyConnected, LinearCNN
+from ..theory import WHITE_RTOL, Theory
+
+
+class HypothesisFailed(ValueError):
+    """A theorem applied to a (model, data) pair outside its hypotheses."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One (model, data, initialisation, times) configuration a theorem is checked on.
+
+    ``params`` are the initial weights (None where the check does not train), ``u0`` the
+    initial strength of a balanced aligned start (or the scale of a random one), ``extra``
+    anything else the theorem needs. ``label`` says how the instance was made."""
+
+    model: LinearCNN | FullyConnected
+    stats: Statistics
+    params: tuple | None = None
+    times: np.ndarray | None = None
+    u0: float | None = None
+    tau: float = 1.0
+    extra: dict = field(default_factory=dict)
+    label: str = ""
+
+    def describe(self) -> str:
+        parts = [repr(self.model), self.label or "data given"]
+        if self.u0 is not None:
+            parts.append(f"u0 = {self.u0:.3g}")
+        if self.times is not None and len(self.times):
+            parts.append(f"times 0..{self.times[-1]:.4g} ({len(self.times)} points)")
+        return "; ".join(parts)
+
+
+def _white(model, stats) -> tuple[bool, str]:
+    ok = np.allclose(stats.sxx, np.eye(stats.n_in), rtol=0, atol=WHITE_RTOL)
+    return ok, "Sigma_xx = I" if ok else "Sigma_xx != I"
+
+
+def _cnn(model) -> bool:
+    return isinstance(model, LinearCNN)
+
+
+def _theory_hypothesis(model, stats, name: str) -> tuple[bool, str]:
+    h = Theory(model, stats).hypotheses[name]
+    return h.holds, h.detail
+
+
+def _predicate(check: Callable, cnn_only: bool = True):
+    def holds(model, stats) -> tuple[bool, str]:
+        if cnn_only and not _cnn(model):
+            return False, f"{type(model).__name__} is not a linear CNN"
+        return check(model, stats)
+    return holds
+
+
+HYPOTHESES: dict[str, Callable] = {
+    "fully connected": _predicate(
+        lambda m, s: (isinstance(m, FullyConnected), f"{type(m).__name__}"), cnn_only=False),
+    "linear CNN": _predicate(lambda m, s: (True, "LinearCNN")),
+    "white input": _predicate(_white, cnn_only=False),
+    "stationary input": _predicate(
+        lambda m, s: (s.is_stationary(), f"relative deviation of Sigma_xx from "
+                      f"block-circulant {s.stationarity:.3g}")),
+    "full kernel": _predicate(
+        lambda m, s: (m.full_kernel, f"kernel {m.kernel}, image {m.shape}")),
+    "small kernel": _predicate(
+        lambda m, s: (not m.full_kernel, f"kernel {m.kernel}, image {m.shape}")),
+    "one input channel": _predicate(lambda m, s: (m.c_in == 1, f"C_in = {m.c_in}")),
+    "several input channels": _predicate(lambda m, s: (m.c_in > 1, f"C_in = {m.c_in}")),
+    "one output": _predicate(lambda m, s: (m.n_out == 1, f"N_o = {m.n_out}"),
+                             cnn_only=False),
+    "depth 1": _predicate(lambda m, s: (m.depth == 1, f"{m.depth} convolution layer(s)")),
+    "deep": _predicate(lambda m, s: (m.depth > 1, f"{m.depth} convolution layer(s)")),
+    "enough channels": _predicate(
+        lambda m, s: _theory_hypothesis(m, s, "enough channels")),
+}
+"""Machine-checkable hypotheses on (model, data): name -> ``predicate(model, stats)``
+returning ``(holds, detail)``."""
+
+
+def hypothesis(name: str) -> Callable:
+    """Decorator registering ``predicate(model, stats) -> (holds, detail)`` as hypothesis
+    ``name`` (for user claims)."""
+    def register(predicate: Callable) -> Callable:
+        HYPOTHESES[name] = predicate
+        return predicate
+    return register
+
+
+def max_relative_error(predicted, measured) -> float:
+    """``max |predicted - measured| / max |measured|``."""
+    predicted, measured = np.asarray(predicted), np.asarray(measured)
+    if predicted.shape != measured.shape:
+        raise ValueError(f"prediction of shape {predicted.shape} against a measurement of "
+                         f"shape {measured.shape}")
+    scale = np.max(np.abs(measured))
+    return float(np.max(np.abs(predicted - measured)) / (scale if scale > 0 else 1.0))
+
+
+@dataclass(frozen=True)
+class Theorem:
+    """A named claim about linear networks, checkable on instances.
+
+    ``statement`` is LaTeX; ``hypotheses`` name entries of :data:`HYPOTHESES`; ``space``
+    draws an instance inside them from a pick (:mod:`symcnn.instances`); ``predict`` and
+    ``measure`` map an instance to arrays (the theory's prediction, the full-network
+    simulation's measurement) compared by ``error`` (default
+    :func:`max_relative_error`) against ``tolerance``; ``proof`` builds the checked
+    :class:`~symcnn.derivation.Derivation` that proves it (or a
+    :class:`~symcnn.closed_forms.Reduction`, whose derivation it is), where one exists.
+    ``measured`` is an optional note on where an approximate claim holds, as measured."""
+
+    name: str
+    title: str
+    statement: str
+    hypotheses: tuple[str, ...]
+    space: Callable
+    predict: Callable
+    measure: Callable
+    tolerance: float
+    error: Callable = max_relative_error
+    proof: Callable[[], Derivation] | None = None
+    reference: str = ""
+    measured: str = ""
+
+    def failed_hypotheses(self, model, stats) -> list[tuple[str, str]]:
+        """``(name, detail)`` of each hypothesis that fails for ``(model, stats)``."""
+        failed = []
+        for name in self.hypotheses:
+            if name not in HYPOTHESES:
+                raise ValueError(f"theorem {self.name!r}: unknown hypothesis {name!r}; known: "
+                                 f"{', '.join(sorted(HYPOTHESES))}")
+            holds, detail = HYPOTHESES[name](model, stats)
+            if not holds:
+                failed.append((name, detail))
+        return failed
+
+    def require(self, model, stats) -> None:
+        """Raise :class:`HypothesisFailed` naming the first failing hypothesis."""
+        failed = self.failed_hypotheses(model, stats)
+        if failed:
+            name, detail = failed[0]
+            raise HypothesisFailed(f"theorem {self.name!r} does not apply: hypothesis "
+                                   f"{name!r} fails ({detail})")
+
+    def verify(self, instance: Instance) -> float:
+        """The error of the prediction on ``instance`` (inside the hypotheses)."""
+        self.require(instance.model, instance.stats)
+        return float(self.error(self.predict(instance), self.measure(instance)))
+
+    def instance(self, seed: int = 0, index: int = 0) -> Instance:
+        """Instance ``index`` of ``symcnn check --seed seed``."""
+        return self.space(RandomPick(np.random.default_rng([seed, index])))
+
+
+CATALOGUE: dict[str, Theorem] = {}
+"""Registered theorems and claims by name (built-ins first, in THEORY.md's order)."""
+
+
+def register(theorem: Theorem, replace: bool = False) -> Theorem:
+    """Add ``theorem`` to :data:`CATALOGUE` (``symcnn check`` then checks it)."""
+    if theorem.name in CATALOGUE and not replace:
+        raise ValueError(f"a theorem named {theorem.name!r} is already registered")
+    for name in theorem.hypotheses:
+        if name not in HYPOTHESES:
+            raise ValueError(f"theorem {theorem.name!r}: unknown hypothesis {name!r}; known: "
+                             f"{', '.join(sorted(HYPOTHESES))}")
+    CATALOGUE[theorem.name] = theorem
+    return theorem
+
+
+def get(name: str) -> Theorem:
+    if name not in CATALOGUE:
+        raise ValueError(f"unknown theorem {name!r}; known: {', '.join(CATALOGUE)}")
+    return CATALOGUE[name]
+
+
+@dataclass
+class Result:
+    """The outcome of :func:`check`."""
+
+    theorem: Theorem
+    proof: str
+    instances: int
+    max_error: float
+    seed: int
+    counterexample: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return self.counterexample is None and not self.proof.startswith("FAILED")
+
+    def row(self) -> dict:
+        t = self.theorem
+        return {"theorem": t.name, "hypotheses": list(t.hypotheses), "proof": self.proof,
+                "instances": self.instances, "max_error": self.max_error,
+                "tolerance": t.tolerance, "status": "pass" if self.passed else "FAIL",
+                "seed": self.seed, "seconds": round(self.seconds, 2),
+                "counterexample": self.counterexample}
+
+
+def check(theorem: Theorem | str, examples: int = 3, seed: int = 0, proof: bool = True,
+          progress: Callable[[str], None] | None = None) -> Result:
+    """Check ``theorem``: build and check its proof (if any, and ``proof``), then verify it on
+    ``examples`` random instances inside its hypotheses (instance ``i`` from
+    ``numpy.random.default_rng([seed, i])``). Stops at the first counterexample: an
+    instance whose error exceeds the tolerance or whose check raises."""
+    theorem = get(theorem) if isinstance(theorem, str) else theorem
+    start = time.perf_counter()
+    status = "none"
+    if theorem.proof is not None and proof:
+        try:
+            derivation = theorem.proof()
+            derivation = getattr(derivation, "derivation", derivation)  # a Reduction's
+            status = f"{len(derivation.steps)} steps checked"
+        except DerivationError as error:
+            status = f"FAILED: {error}"
+    elif theorem.proof is not None:
+        status = "skipped (--no-proof)"
+    worst, done, counterexample = 0.0, 0, None
+    for index in range(examples):
+        if progress:
+            progress(f"{theorem.name}: instance {index + 1}/{examples}")
+        instance = None
+        try:
+            instance = theorem.instance(seed, index)
+            error = theorem.verify(instance)
+        except Exception as exc:  # any failure is a counterexample, reported in full
+            counterexample = _counterexample(theorem, instance, seed, index,
+                                             f"raised {type(exc).__name__}: {exc}\n"
+                                             + traceback.format_exc(limit=3))
+            done += 1
+            break
+        done += 1
+        worst = max(worst, error) if np.isfinite(error) else np.inf
+        if not error <= theorem.tolerance:
+            counterexample = _counterexample(theorem, instance, seed, index,
+                                             f"error {error:.3g} > tolerance "
+                                             f"{theorem.tolerance:.3g}")
+            break
+    return Result(theorem, status, done, worst, seed, counterexample,
+                  time.perf_counter() - start)
+
+
+def _counterexample(theorem, instance, seed, index, what: str) -> str:
+    described = instance.describe() if instance is not None else "(not built)"
+    return (f"{theorem.name}: {what}\n  instance: {described}\n"
+            f"  reproduce: symcnn.theorems.get({theorem.name!r}).instance(seed={seed}, "
+            f"index={index})")

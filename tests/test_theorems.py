@@ -5,6 +5,7 @@ user claims, the public strategies and ``symcnn check``."""
 import dataclasses
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -141,3 +142,13 @@ def test_symcnn_check_passes_and_fails_with_the_exit_status(tmp_path, monkeypatc
         main(["check", "no such theorem"])
     theorems.CATALOGUE.pop("fully connected rate for a CNN")
     sys.modules.pop("my_claims", None)
+
+
+def test_the_documented_user_claim_passes(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "docs" / "examples"))
+    try:
+        assert main(["check", "--load", "my_claims", "my claim", "--examples", "2"]) == 0
+        assert "| my claim |" in capsys.readouterr().out
+    finally:
+        theorems.CATALOGUE.pop("my claim", None)
+        sys.modules.pop("my_claims", None)

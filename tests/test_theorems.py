@@ -4,6 +4,7 @@ user claims, the public strategies and ``symcnn check``."""
 
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from symcnn import FullyConnected, LinearCNN, Statistics, theorems
 from symcnn.cli import main
 from symcnn.instances import non_stationary, stationary, white
 from symcnn.strategies import examples, instances
-from symcnn.theorems import HypothesisFailed, Theorem, check
+from symcnn.theorems import HypothesisFailed, Theorem, check, report
 from symcnn.theory import Theory
 
 EXACT = ["fully connected baseline", "decoupling", "closed form", "stationary input",
@@ -152,3 +153,14 @@ def test_the_documented_user_claim_passes(monkeypatch, capsys):
     finally:
         theorems.CATALOGUE.pop("my claim", None)
         sys.modules.pop("my_claims", None)
+
+
+def test_catalogue_document_is_current():
+    """docs/theorems-catalogue.md equals ``symcnn check --catalogue`` (``SYMCNN_UPDATE_DOCS=1``
+    rewrites it)."""
+    path = Path(__file__).resolve().parents[1] / "docs" / "theorems-catalogue.md"
+    text = report.catalogue()
+    if os.environ.get("SYMCNN_UPDATE_DOCS"):
+        path.write_text(text)
+    assert path.read_text() == text, f"{path} is stale: symcnn check --catalogue > {path}"
+    assert all(f"## {name}\n" in text for name in theorems.CATALOGUE)

@@ -13,7 +13,7 @@ from ..data import Statistics
 from ..derivation import Derivation, DerivationError
 from ..instances import RandomPick
 from ..model import FullyConnected, LinearCNN
-from ..theory import WHITE_RTOL, Theory
+from ..theory import Theory
 
 
 class HypothesisFailed(ValueError):
@@ -46,11 +46,6 @@ class Instance:
         return "; ".join(parts)
 
 
-def _white(model, stats) -> tuple[bool, str]:
-    ok = np.allclose(stats.sxx, np.eye(stats.n_in), rtol=0, atol=WHITE_RTOL)
-    return ok, "Sigma_xx = I" if ok else "Sigma_xx != I"
-
-
 def _cnn(model) -> bool:
     return isinstance(model, LinearCNN)
 
@@ -72,10 +67,9 @@ HYPOTHESES: dict[str, Callable] = {
     "fully connected": _predicate(
         lambda m, s: (isinstance(m, FullyConnected), f"{type(m).__name__}"), cnn_only=False),
     "linear CNN": _predicate(lambda m, s: (True, "LinearCNN")),
-    "white input": _predicate(_white, cnn_only=False),
-    "stationary input": _predicate(
-        lambda m, s: (s.is_stationary(), f"relative deviation of Sigma_xx from "
-                      f"block-circulant {s.stationarity:.3g}")),
+    "white input": _predicate(lambda m, s: _theory_hypothesis(m, s, "white input"),
+                              cnn_only=False),
+    "stationary input": _predicate(lambda m, s: _theory_hypothesis(m, s, "stationary input")),
     "full kernel": _predicate(
         lambda m, s: (m.full_kernel, f"kernel {m.kernel}, image {m.shape}")),
     "small kernel": _predicate(

@@ -53,8 +53,9 @@ def kernel_from_spectrum(model: LinearCNN, kappa: np.ndarray) -> np.ndarray:
     return wpad[(slice(None), slice(None), *model.lags())]
 
 
-def _real(z: np.ndarray, name: str, rtol: float = 1e-9) -> np.ndarray:
-    scale = max(np.max(np.abs(z), initial=0.0), np.finfo(float).tiny)
+def _real(z: np.ndarray, name: str, rtol: float = 1e-9, scale: float = 0.0) -> np.ndarray:
+    """``z.real``, after checking that ``|Im z| <= rtol max(|z|, scale)``."""
+    scale = max(np.max(np.abs(z), initial=0.0), scale, np.finfo(float).tiny)
     if np.max(np.abs(z.imag), initial=0.0) > rtol * scale:
         raise ValueError(f"{name} is not conjugate-symmetric (X[-f] = conj(X[f])), so it is "
                          "not the spectrum of real weights")
@@ -141,8 +142,9 @@ def hermitian_svd(a_hat: np.ndarray, shape: tuple[int, ...]):
     conj = np.ravel_multi_index(tuple(-grid % np.array(shape)[:, None]), shape)
     own = conj == np.arange(len(conj))
     if np.any(own):
-        u[own], s[own], vh[own] = np.linalg.svd(_real(flat[own], "spectrum"),
-                                                full_matrices=False)
+        # rounding is relative to the whole spectrum (it may vanish at 0 and N/2)
+        real = _real(flat[own], "spectrum", scale=np.max(np.abs(flat), initial=0.0))
+        u[own], s[own], vh[own] = np.linalg.svd(real, full_matrices=False)
     later = conj < np.arange(len(conj))
     u[later], s[later], vh[later] = np.conj(u[conj[later]]), s[conj[later]], np.conj(
         vh[conj[later]])

@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import mpmath
 import sympy as sp
 
 MIN_DIGITS = 30
@@ -205,10 +206,22 @@ def _draw(symbol: sp.Symbol, rng: random.Random, integers: tuple[int, int]):
 def _evaluate(exprs, values: dict, rng: random.Random, digits: int) -> list[list]:
     """Entries of each expression at ``values``, sums carried out, and the ``Indexed``
     entries that remain set to one shared random draw."""
-    exprs = [e.subs(values).doit() for e in exprs]
+    exprs = [e.subs(values).replace(lambda x: isinstance(x, sp.Determinant),
+                                    lambda x: _determinant(x.arg, digits)).doit()
+             for e in exprs]
     indexed = sorted(set().union(*(e.atoms(sp.Indexed) for e in exprs)), key=str)
     draw = {i: sp.Rational(rng.randint(-10**6, 10**6), 10**6) for i in indexed}
     return [[sp.N(v, digits) for v in _entries(e.subs(draw))] for e in exprs]
+
+
+def _determinant(matrix, digits: int) -> sp.Float:
+    """``det`` of a numeric matrix by mpmath with 10 guard digits (SymPy's exact
+    elimination can mis-test a radical pivot for zero, e.g. at N = 12)."""
+    with mpmath.workdps(digits + 10):
+        entries = [[mpmath.mpc(*(str(part) for part in sp.N(v, digits + 10).as_real_imag()))
+                    for v in row] for row in sp.Matrix(matrix).tolist()]
+        value = mpmath.det(mpmath.matrix(entries))
+    return sp.Float(value.real, digits + 10) + sp.I * sp.Float(value.imag, digits + 10)
 
 
 def _is_matrix(expr) -> bool:

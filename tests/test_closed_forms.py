@@ -57,7 +57,7 @@ def test_odes_are_theorys_and_every_step_is_checked(name):
     assert red.u_inf == cf.s / (cf.lam if cf.lam in red.ode.rhs.free_symbols else 1)
 
 
-@pytest.mark.parametrize(("n", "k"), [(8, 3), (5, 2), (6, 4)])
+@pytest.mark.parametrize(("n", "k"), [(8, 3), (5, 2), (6, 4), (12, 5)])
 def test_r4_derivation_holds_for_odd_and_even_sizes(n, k):
     d = cf.r4(n, k)
     assert [step.name for step in d.steps][:3] == ["linearised kernel flow", "no second order",

@@ -115,7 +115,7 @@ class Statistics:
             raise ValueError("spectrum contains NaN or inf")
         # Lambda_f = sum_s sigma[s] exp(2 pi i f.s / N), sigma[s] = Sigma_xx[n, n + s].
         sigma = fourier._real(np.fft.fftn(lam, axes=fourier._axes(len(shape))), "spectrum")
-        blocks = np.moveaxis(lam.reshape(*lam.shape[:2], -1), -1, 0)
+        blocks = fourier.to_flat(lam)
         if not np.allclose(blocks, np.conj(np.swapaxes(blocks, 1, 2)),
                            atol=1e-12 * np.abs(blocks).max()):
             raise ValueError("spectrum must be Hermitian per frequency (Lambda_f = Lambda_f^*)")

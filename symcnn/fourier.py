@@ -136,7 +136,7 @@ def hermitian_svd(a_hat: np.ndarray, shape: tuple[int, ...]):
     Returns ``U`` ``(F, p, r)``, ``S`` ``(F, r)``, ``V^*`` ``(F, r, q)`` over the ``F = N``
     frequencies in flat order.
     """
-    flat = np.moveaxis(a_hat.reshape(*a_hat.shape[:2], -1), -1, 0)
+    flat = to_flat(a_hat)
     u, s, vh = np.linalg.svd(flat, full_matrices=False)
     grid = np.indices(shape).reshape(len(shape), -1)
     conj = np.ravel_multi_index(tuple(-grid % np.array(shape)[:, None]), shape)
@@ -154,3 +154,9 @@ def hermitian_svd(a_hat: np.ndarray, shape: tuple[int, ...]):
 def to_grid(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """``(F, p, q)`` over flat frequencies to ``(p, q, *shape)``."""
     return np.moveaxis(a, 0, -1).reshape(*a.shape[1:], *shape)
+
+
+def to_flat(a_hat: np.ndarray) -> np.ndarray:
+    """``(p, q, *shape)`` to ``(F, p, q)`` over flat frequencies (the inverse of
+    :func:`to_grid`): one ``p x q`` matrix per frequency."""
+    return np.moveaxis(a_hat.reshape(*a_hat.shape[:2], -1), -1, 0)

@@ -197,10 +197,8 @@ class Theory:
         if self.cnn:
             *kernels, w_out = self.model.check_params(params)
             d = len(self.model.shape)
-            beta = fourier.row_spectrum(w_out, d).reshape(*w_out.shape[:2], -1)
-            kappa = fourier.kernel_spectrum(self.model, kernels[0]).reshape(
-                *kernels[0].shape[:2], -1)
-            beta, kappa = np.moveaxis(beta, -1, 0), np.moveaxis(kappa, -1, 0)
+            beta = fourier.to_flat(fourier.row_spectrum(w_out, d))
+            kappa = fourier.to_flat(fourier.kernel_spectrum(self.model, kernels[0]))
         else:
             w1, w2 = self.model.check_params(params)
             beta, kappa = w2[None], w1[None]

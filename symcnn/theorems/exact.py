@@ -99,10 +99,8 @@ _flow_theorem(
 
 def _per_frequency(model, a: np.ndarray, kind: str) -> np.ndarray:
     """``(F, rows, cols)`` spectra of a readout (``kind = "row"``) or a kernel."""
-    d = len(model.shape)
-    spectrum = (fourier.row_spectrum(a, d) if kind == "row"
-                else fourier.kernel_spectrum(model, a))
-    return np.moveaxis(spectrum.reshape(*a.shape[:2], -1), -1, 0)
+    return fourier.to_flat(fourier.row_spectrum(a, len(model.shape)) if kind == "row"
+                           else fourier.kernel_spectrum(model, a))
 
 
 def _decoupled_rhs(instance: Instance) -> np.ndarray:
@@ -111,8 +109,7 @@ def _decoupled_rhs(instance: Instance) -> np.ndarray:
     model, stats = instance.model, instance.stats
     kernel, readout = instance.params
     beta, alpha = _per_frequency(model, readout, "row"), _per_frequency(model, kernel, "k")
-    t_hat = np.moveaxis(stats.output_spectrum().reshape(model.n_out, model.c_in, -1), -1, 0)
-    lam = np.moveaxis(stats.input_spectrum().reshape(model.c_in, model.c_in, -1), -1, 0)
+    t_hat, lam = fourier.to_flat(stats.output_spectrum()), fourier.to_flat(stats.input_spectrum())
     residual = t_hat - beta @ alpha @ lam
     adjoint = np.conj(np.swapaxes(alpha, 1, 2))
     return np.concatenate([(residual @ adjoint).ravel(),

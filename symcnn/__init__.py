@@ -12,6 +12,7 @@ from .simulate import (
     Fast,
     Samples,
     Trajectory,
+    aligned_map,
     aligned_spectrum,
     init_balanced,
     init_random,
@@ -22,6 +23,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Dataset", "Dense", "Fast", "FullyConnected", "LinearCNN", "Modes", "Samples",
-    "Statistics", "Trajectory", "aligned_spectrum", "blob", "grating", "init_balanced",
-    "init_random", "make_dataset", "train", "zca_whiten",
+    "Statistics", "Trajectory", "aligned_map", "aligned_spectrum", "blob", "grating",
+    "init_balanced", "init_random", "make_dataset", "train", "zca_whiten",
 ]

@@ -471,6 +471,14 @@ def _balanced_chain(u, s, vh, width: int, layers: int, n_pixels: int) -> list[np
             inner * np.einsum("ia,fa,faq->fiq", r, root, vh)]
 
 
+def aligned_map(stats: Statistics, u0: float, rtol: float = 1e-12) -> np.ndarray:
+    """``M(0) = u0 U V^T`` from the dataset SVD ``Sigma_yx = U S V^T`` (singular values above
+    ``rtol max S``): every mode at strength ``u0``, the fully connected network's balanced
+    aligned start (R1)."""
+    modes = stats.modes(rtol)
+    return _positive("u0", u0) * modes.u @ modes.v.reshape(len(modes.s), -1)
+
+
 def aligned_spectrum(stats: Statistics, u0: float, rtol: float = 1e-12) -> np.ndarray:
     """``M_f(0) = u0 U_f V_f^*`` from the SVD ``T_f = U_f S_f V_f^*`` (singular values above
     ``rtol max S``): every mode of every frequency at strength ``u0``, aligned with the data.

@@ -13,7 +13,15 @@ import numpy as np
 from .. import closed_forms, fourier, instances, reduction
 from ..codegen import compile_reduction
 from ..model import FullyConnected
-from ..simulate import Dense, Fast, aligned_spectrum, init_balanced, init_random, train
+from ..simulate import (
+    Dense,
+    Fast,
+    aligned_map,
+    aligned_spectrum,
+    init_balanced,
+    init_random,
+    train,
+)
 from ..theory import Theory
 from .core import Instance, Theorem, register
 
@@ -34,16 +42,8 @@ def _transition_times(theory: Theory, u0: float, points: int = 9) -> np.ndarray:
 def _aligned_instance(model, stats, label: str) -> Instance:
     theory = Theory(model, stats)
     u0 = 1e-3 * float(np.max(theory.strengths))
-    start = init_balanced(model, aligned_spectrum(stats, u0) if theory.cnn else
-                          u0 * _aligned_fc(stats))
+    start = init_balanced(model, (aligned_spectrum if theory.cnn else aligned_map)(stats, u0))
     return Instance(model, stats, start, _transition_times(theory, u0), u0, label=label)
-
-
-def _aligned_fc(stats) -> np.ndarray:
-    """``U V^T`` over the nonzero singular values of ``Sigma_yx``."""
-    u, s, vt = np.linalg.svd(stats.syx, full_matrices=False)
-    keep = s > 1e-12 * s.max()
-    return u[:, keep] @ vt[keep]
 
 
 def _predicted_maps(instance: Instance) -> np.ndarray:

@@ -18,7 +18,15 @@ from .. import closed_forms, fourier, instances
 from ..data import Statistics, grating
 from ..derivation import Derivation
 from ..model import CONVENTIONS, LinearCNN, difference_index
-from ..simulate import Dense, Fast, aligned_spectrum, init_balanced, init_random, train
+from ..simulate import (
+    Dense,
+    Fast,
+    aligned_map,
+    aligned_spectrum,
+    init_balanced,
+    init_random,
+    train,
+)
 from ..theory import Theory
 from .core import Instance, Theorem, hypothesis, max_relative_error, register
 
@@ -348,11 +356,10 @@ def _reversal_space(pick) -> Instance:
                               angle=pick.integer(0, 628) / 100, seed=seed)
     u0 = 1e-3 * s2 / np.sqrt(2)
     cnn, fc = _theories(model, stats)
-    modes = stats.modes()
     return Instance(model, stats, init_balanced(model, aligned_spectrum(stats, u0)),
                     np.linspace(0, 1.5 * cnn.half_times(u0).max(), 201), u0,
                     extra={"fc": fc.model, "fc_params": init_balanced(
-                        fc.model, u0 * modes.u @ modes.v.reshape(2, -1)),
+                        fc.model, aligned_map(stats, u0)),
                         "fc_times": np.linspace(0, 1.5 * fc.half_times(u0).max(), 201)},
                     label=f"shape and texture at f0 (seed {seed}), s = {s1:.3g}, "
                           f"{s2:.3g}; balanced aligned starts")

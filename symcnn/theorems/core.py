@@ -46,42 +46,37 @@ class Instance:
         return "; ".join(parts)
 
 
-def _cnn(model) -> bool:
-    return isinstance(model, LinearCNN)
-
-
-def _theory_hypothesis(model, stats, name: str) -> tuple[bool, str]:
-    h = Theory(model, stats).hypotheses[name]
-    return h.holds, h.detail
-
-
-def _predicate(check: Callable, cnn_only: bool = True):
+def cnn_only(predicate: Callable) -> Callable:
+    """``predicate(model, stats)``, failing for anything but a linear CNN."""
     def holds(model, stats) -> tuple[bool, str]:
-        if cnn_only and not _cnn(model):
+        if not isinstance(model, LinearCNN):
             return False, f"{type(model).__name__} is not a linear CNN"
-        return check(model, stats)
+        return predicate(model, stats)
+    return holds
+
+
+def _theory_hypothesis(name: str) -> Callable:
+    """The hypothesis ``name`` of :class:`~symcnn.theory.Theory` as a predicate."""
+    def holds(model, stats) -> tuple[bool, str]:
+        h = Theory(model, stats).hypotheses[name]
+        return h.holds, h.detail
     return holds
 
 
 HYPOTHESES: dict[str, Callable] = {
-    "fully connected": _predicate(
-        lambda m, s: (isinstance(m, FullyConnected), f"{type(m).__name__}"), cnn_only=False),
-    "linear CNN": _predicate(lambda m, s: (True, "LinearCNN")),
-    "white input": _predicate(lambda m, s: _theory_hypothesis(m, s, "white input"),
-                              cnn_only=False),
-    "stationary input": _predicate(lambda m, s: _theory_hypothesis(m, s, "stationary input")),
-    "full kernel": _predicate(
-        lambda m, s: (m.full_kernel, f"kernel {m.kernel}, image {m.shape}")),
-    "small kernel": _predicate(
+    "fully connected": lambda m, s: (isinstance(m, FullyConnected), type(m).__name__),
+    "linear CNN": cnn_only(lambda m, s: (True, "LinearCNN")),
+    "white input": _theory_hypothesis("white input"),
+    "stationary input": cnn_only(_theory_hypothesis("stationary input")),
+    "full kernel": cnn_only(lambda m, s: (m.full_kernel, f"kernel {m.kernel}, image {m.shape}")),
+    "small kernel": cnn_only(
         lambda m, s: (not m.full_kernel, f"kernel {m.kernel}, image {m.shape}")),
-    "one input channel": _predicate(lambda m, s: (m.c_in == 1, f"C_in = {m.c_in}")),
-    "several input channels": _predicate(lambda m, s: (m.c_in > 1, f"C_in = {m.c_in}")),
-    "one output": _predicate(lambda m, s: (m.n_out == 1, f"N_o = {m.n_out}"),
-                             cnn_only=False),
-    "depth 1": _predicate(lambda m, s: (m.depth == 1, f"{m.depth} convolution layer(s)")),
-    "deep": _predicate(lambda m, s: (m.depth > 1, f"{m.depth} convolution layer(s)")),
-    "enough channels": _predicate(
-        lambda m, s: _theory_hypothesis(m, s, "enough channels")),
+    "one input channel": cnn_only(lambda m, s: (m.c_in == 1, f"C_in = {m.c_in}")),
+    "several input channels": cnn_only(lambda m, s: (m.c_in > 1, f"C_in = {m.c_in}")),
+    "one output": lambda m, s: (m.n_out == 1, f"N_o = {m.n_out}"),
+    "depth 1": cnn_only(lambda m, s: (m.depth == 1, f"{m.depth} convolution layer(s)")),
+    "deep": cnn_only(lambda m, s: (m.depth > 1, f"{m.depth} convolution layer(s)")),
+    "enough channels": cnn_only(_theory_hypothesis("enough channels")),
 }
 """Machine-checkable hypotheses on (model, data): name -> ``predicate(model, stats)``
 returning ``(holds, detail)``."""
@@ -134,15 +129,20 @@ class Theorem:
 
     def failed_hypotheses(self, model, stats) -> list[tuple[str, str]]:
         """``(name, detail)`` of each hypothesis that fails for ``(model, stats)``."""
+        self.check_names()
         failed = []
         for name in self.hypotheses:
-            if name not in HYPOTHESES:
-                raise ValueError(f"theorem {self.name!r}: unknown hypothesis {name!r}; known: "
-                                 f"{', '.join(sorted(HYPOTHESES))}")
             holds, detail = HYPOTHESES[name](model, stats)
             if not holds:
                 failed.append((name, detail))
         return failed
+
+    def check_names(self) -> None:
+        """Raise ``ValueError`` if a hypothesis is not in :data:`HYPOTHESES`."""
+        unknown = [name for name in self.hypotheses if name not in HYPOTHESES]
+        if unknown:
+            raise ValueError(f"theorem {self.name!r}: unknown hypothesis {unknown[0]!r}; "
+                             f"known: {', '.join(sorted(HYPOTHESES))}")
 
     def require(self, model, stats) -> None:
         """Raise :class:`HypothesisFailed` naming the first failing hypothesis."""
@@ -170,10 +170,7 @@ def register(theorem: Theorem, replace: bool = False) -> Theorem:
     """Add ``theorem`` to :data:`CATALOGUE` (``symcnn check`` then checks it)."""
     if theorem.name in CATALOGUE and not replace:
         raise ValueError(f"a theorem named {theorem.name!r} is already registered")
-    for name in theorem.hypotheses:
-        if name not in HYPOTHESES:
-            raise ValueError(f"theorem {theorem.name!r}: unknown hypothesis {name!r}; known: "
-                             f"{', '.join(sorted(HYPOTHESES))}")
+    theorem.check_names()
     CATALOGUE[theorem.name] = theorem
     return theorem
 
@@ -219,6 +216,8 @@ def check(theorem: Theorem | str, examples: int = 3, seed: int = 0, proof: bool 
     start = time.perf_counter()
     status = "none"
     if theorem.proof is not None and proof:
+        if progress:
+            progress(f"{theorem.name}: proof")
         try:
             derivation = theorem.proof()
             derivation = getattr(derivation, "derivation", derivation)  # a Reduction's
@@ -231,7 +230,7 @@ def check(theorem: Theorem | str, examples: int = 3, seed: int = 0, proof: bool 
     for index in range(examples):
         if progress:
             progress(f"{theorem.name}: instance {index + 1}/{examples}")
-        instance = None
+        done, instance = index + 1, None
         try:
             instance = theorem.instance(seed, index)
             error = theorem.verify(instance)
@@ -239,9 +238,7 @@ def check(theorem: Theorem | str, examples: int = 3, seed: int = 0, proof: bool 
             counterexample = _counterexample(theorem, instance, seed, index,
                                              f"raised {type(exc).__name__}: {exc}\n"
                                              + traceback.format_exc(limit=3))
-            done += 1
             break
-        done += 1
         worst = max(worst, error) if np.isfinite(error) else np.inf
         if not error <= theorem.tolerance:
             counterexample = _counterexample(theorem, instance, seed, index,

@@ -28,7 +28,7 @@ from ..simulate import (
     train,
 )
 from ..theory import Theory
-from .core import Instance, Theorem, hypothesis, max_relative_error, register
+from .core import Instance, Theorem, cnn_only, hypothesis, max_relative_error, register
 
 INIT_SCALE = 1e-15
 """Scale of the small random start: the linear phase spans ``|M|`` from about ``1e-29`` to
@@ -80,14 +80,6 @@ def _rank_one(model: LinearCNN, v: np.ndarray, strength: float) -> Statistics:
     """White input, ``Sigma_yx = strength v^T``."""
     return Statistics(shape=model.shape, sxx=np.eye(model.n_in),
                       syx=strength * v.reshape(1, -1))
-
-
-def _cnn_only(predicate):
-    def holds(model, stats):
-        if not isinstance(model, LinearCNN):
-            return False, f"{type(model).__name__} is not a linear CNN"
-        return predicate(model, stats)
-    return holds
 
 
 # 1. Small-kernel linearization (R4) --------------------------------------------------------
@@ -216,7 +208,7 @@ def _dominant(stats: Statistics) -> tuple[tuple[int, ...], np.ndarray]:
 
 
 @hypothesis("resolved dominant frequency")
-@_cnn_only
+@cnn_only
 def _resolved(model, stats) -> tuple[bool, str]:
     """1-D; the leading mode's ``f*`` is its own conjugate (0, N/2) or the kernel separates
     ``+-f*``: ``(k - 1) d(2 f*) >= 2 N``."""

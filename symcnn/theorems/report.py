@@ -55,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"symcnn check: --examples must be >= 1, got {args.examples}")
     results = []
     for name in args.theorems or list(CATALOGUE):
-        print(f"checking {name} ...", file=sys.stderr, flush=True)
-        results.append(check(name, args.examples, args.seed, proof=not args.no_proof))
+        results.append(check(name, args.examples, args.seed, proof=not args.no_proof,
+                             progress=_progress))
     if args.json:
         print(json.dumps([r.row() for r in results], indent=1))
     else:
@@ -67,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
             if r.proof.startswith("FAILED"):
                 print(f"\nproof of {r.theorem.name}: {r.proof}")
     return 0 if all(r.passed for r in results) else 1
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def table(results: list[Result]) -> str:

@@ -443,15 +443,10 @@ def kernel_equation_error(model: LinearCNN, stats: Statistics, run,
 def _flat_mode_space(pick) -> Instance:
     """``N = 4..12``, one mode flat on one conjugate pair or on a random set of pairs
     (always with ``f = 0``), ``s in [0.5, 2]``, tau in {0.5, 1, 2}; balanced aligned start,
-    ``u0 = 1e-3 s_f``.  A pair off ``0`` and ``N/2`` takes odd ``N``: with both real
-    frequencies empty, ``fourier.hermitian_svd`` can mistake the rounding of ``T_(N/2)``
-    for a complex value and raise."""
+    ``u0 = 1e-3 s_f``."""
     n, seed = pick.integer(4, 12), instances.seed(pick)
     if pick.choice(("pair", "pairs")) == "pair":
-        f0 = pick.integer(0, n // 2)
-        if n % 2 == 0 and 0 < f0 < n // 2:
-            n += 1
-        magnitudes = _pair((n,), (f0,))
+        magnitudes = _pair((n,), (pick.integer(0, n // 2),))
     else:
         half = (np.random.default_rng(seed).uniform(size=n) < 0.5).astype(float)
         magnitudes = np.maximum(half, np.roll(half[::-1], 1))
@@ -552,7 +547,8 @@ register(Theorem(
                 "one output", "flat disjoint modes"),
     space=_flat_mode_space, predict=_predicted_kernel_rate, measure=_trained_kernel_rate,
     tolerance=1e-8, proof=kernel_equation, reference="THEORY.md section 4 (He et al. Eq. 1)",
-    measured="100 random flat instances (seed 400): max error 1.9e-12. Off the ansatz (N = 16, "
+    measured="100 random flat instances (seed 400, 24 of them a pair off 0 and N/2 at even N): "
+             "max error 1.9e-12. Off the ansatz (N = 16, "
              "|v_hat| a Gaussian of width w around f* = 3, start M(0) = 1e-3 u v^T), the max "
              "over the run of |paper - exact| / max |exact| is 1.2e-4 (w = 0.3, 2.0 effective "
              "frequencies), 0.14 (w = 0.5; 2.15), 1.13 (w = 1; 4.9), 0.93 (w = 2; 9.6), 0.63 "

@@ -15,23 +15,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's symcnn
 
-from symcnn import LinearCNN, closed_forms, reduction, symbolic  # noqa: E402
+from symcnn import LinearCNN  # noqa: E402
+from symcnn.symbolic import closed_forms, reductions  # noqa: E402
+from symcnn.symbolic import pixel as pixel_flow  # noqa: E402
 
 
 def pixel(**kwargs):
-    return lambda: symbolic.gradient_flow(LinearCNN(**kwargs)).derivation
+    return lambda: pixel_flow.gradient_flow(LinearCNN(**kwargs)).derivation
 
 
 DERIVATIONS = {
-    "fully_connected": reduction.fully_connected,
-    "cnn_fourier (correlation)": lambda: reduction.cnn_fourier("correlation"),
-    "cnn_fourier (convolution)": lambda: reduction.cnn_fourier("convolution"),
-    "small_kernels (correlation)": reduction.small_kernels,
-    "explicit Fourier N 8, C_in 2, C 2, N_o 2": lambda: reduction.explicit_fourier(
+    "fully_connected": reductions.fully_connected,
+    "cnn_fourier (correlation)": lambda: reductions.cnn_fourier("correlation"),
+    "cnn_fourier (convolution)": lambda: reductions.cnn_fourier("convolution"),
+    "small_kernels (correlation)": reductions.small_kernels,
+    "explicit Fourier N 8, C_in 2, C 2, N_o 2": lambda: reductions.explicit_fourier(
         LinearCNN(shape=8, c_in=2, channels=2, n_out=2)),
-    "explicit Fourier 3x4, C 2, N_o 2": lambda: reduction.explicit_fourier(
+    "explicit Fourier 3x4, C 2, N_o 2": lambda: reductions.explicit_fourier(
         LinearCNN(shape=(3, 4), channels=2, n_out=2)),
-    "explicit Fourier 1-D 5, k 2 (numeric)": lambda: reduction.explicit_fourier(
+    "explicit Fourier 1-D 5, k 2 (numeric)": lambda: reductions.explicit_fourier(
         LinearCNN(shape=5, kernel=2, channels=2)),
     "pixel 1-D 8, k 3, C 2, N_o 2": pixel(shape=8, kernel=3, channels=2, n_out=2),
     "pixel 2-D 6x6, k 3x3, C 2, N_o 2": pixel(shape=(6, 6), kernel=(3, 3), channels=2,

@@ -41,7 +41,8 @@ import numpy as np  # noqa: E402
 import sympy as sp  # noqa: E402
 from scipy.integrate import solve_ivp  # noqa: E402
 
-from symcnn import closed_forms, codegen  # noqa: E402
+from symcnn import codegen  # noqa: E402
+from symcnn.symbolic import closed_forms  # noqa: E402
 
 ROLES = ("t", "s", "lam", "u0", "N", "tau")
 

@@ -6,7 +6,7 @@ Run from the repository root: ``python derivations/closed_forms.py`` (about 2 mi
 
 from pathlib import Path
 
-from symcnn import closed_forms
+from symcnn.symbolic import closed_forms
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "derivations"
 

@@ -6,7 +6,7 @@ Run from the repository root: ``python derivations/cnn_fourier.py``.
 
 from pathlib import Path
 
-from symcnn.reduction import cnn_fourier
+from symcnn.symbolic.reductions import cnn_fourier
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "derivations"
 

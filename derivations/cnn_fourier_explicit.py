@@ -8,7 +8,7 @@ Run from the repository root: ``python derivations/cnn_fourier_explicit.py``.
 from pathlib import Path
 
 from symcnn.model import LinearCNN
-from symcnn.reduction import explicit_fourier
+from symcnn.symbolic.reductions import explicit_fourier
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "derivations"
 

@@ -6,7 +6,7 @@ Run from the repository root: ``python derivations/fully_connected.py``.
 
 from pathlib import Path
 
-from symcnn.reduction import fully_connected
+from symcnn.symbolic.reductions import fully_connected
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "derivations"
 

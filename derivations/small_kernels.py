@@ -6,7 +6,7 @@ Run from the repository root: ``python derivations/small_kernels.py``.
 
 from pathlib import Path
 
-from symcnn.reduction import small_kernels
+from symcnn.symbolic.reductions import small_kernels
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "derivations"
 

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from symcnn import Fast, LinearCNN, aligned_spectrum, fourier, init_balanced, init_random, train
-from symcnn import closed_forms as cf
-from symcnn.derivation import Derivation, DerivationError
 from symcnn.strategies import examples, stationary, white
+from symcnn.symbolic import closed_forms as cf
+from symcnn.symbolic.derivation import Derivation, DerivationError
 from tests.reference import compile_latex
 
 BUILD = {"R1": cf.r1, "R3": cf.r3, "R3b": cf.r3b, "R3c": cf.r3c, "R5(L=2)": lambda: cf.r5(2),

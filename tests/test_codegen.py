@@ -22,8 +22,9 @@ import pytest
 import sympy as sp
 
 import symcnn
-from symcnn import closed_forms, codegen
+from symcnn import codegen
 from symcnn.codegen import CompilerNotFound, Kernel, exprel
+from symcnn.symbolic import closed_forms
 
 EPS = np.finfo(float).eps
 t, tau, s, lam, u0, N = sp.symbols("t tau s lambda u_0 N", positive=True)

@@ -7,7 +7,7 @@ import sys
 import pytest
 import sympy as sp
 
-from symcnn.derivation import Derivation, DerivationError
+from symcnn.symbolic.derivation import Derivation, DerivationError
 from tests.reference import compile_latex
 
 a, b = sp.symbols("a b", real=True)

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symcnn import reduction as r
-from symcnn.derivation import Derivation, DerivationError
 from symcnn.fourier import kernel_spectrum, row_spectrum
 from symcnn.model import LinearCNN
-from symcnn.symbolic import gradient_flow, layer_matrix, weight_symbols
+from symcnn.symbolic import reductions as r
+from symcnn.symbolic.derivation import Derivation, DerivationError
+from symcnn.symbolic.pixel import gradient_flow, layer_matrix, weight_symbols
 from tests.reference import compile_latex, dft_matrix
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "derivations"

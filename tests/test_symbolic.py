@@ -6,10 +6,11 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symcnn import Dense, FullyConnected, LinearCNN, Statistics, symbolic
-from symcnn.derivation import DerivationError
+from symcnn import Dense, FullyConnected, LinearCNN, Statistics
 from symcnn.strategies import examples, models, samples, seeds
-from symcnn.symbolic import (
+from symcnn.symbolic import pixel as symbolic
+from symcnn.symbolic.derivation import DerivationError
+from symcnn.symbolic.pixel import (
     end_to_end,
     gradient_flow,
     layer_matrix,

@@ -9,11 +9,12 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings
 
-from symcnn import Fast, LinearCNN, Statistics, init_balanced, reduction, theorems, train
-from symcnn.derivation import check_exact
+from symcnn import Fast, LinearCNN, Statistics, init_balanced, theorems, train
 from symcnn.fourier import canonical
 from symcnn.instances import stationary, white
 from symcnn.strategies import examples, instances
+from symcnn.symbolic import reductions as reduction
+from symcnn.symbolic.derivation import check_exact
 from symcnn.theorems import HypothesisFailed, check
 from symcnn.theorems import frequency as fq
 

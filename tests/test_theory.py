@@ -19,8 +19,8 @@ from symcnn import (
     init_random,
     train,
 )
-from symcnn.derivation import DerivationError
 from symcnn.strategies import examples, models, seeds, stationary, white
+from symcnn.symbolic.derivation import DerivationError
 from symcnn.theory import ApproximationWarning, Theory, gd_map
 
 

@@ -65,7 +65,7 @@ def test_plot_is_written_or_the_extra_is_named(tmp_path, capsys):
 
 
 def test_derive_prints_and_writes_the_derivation(capsys, tmp_path):
-    from symcnn.reduction import fully_connected
+    from symcnn.symbolic.reductions import fully_connected
 
     assert main(["derive", "fully-connected"]) == 0
     assert capsys.readouterr().out == fully_connected().to_markdown()
@@ -76,7 +76,7 @@ def test_derive_prints_and_writes_the_derivation(capsys, tmp_path):
 
 
 def test_derive_pixel_takes_the_model_options(capsys, tmp_path):
-    from symcnn.symbolic import gradient_flow
+    from symcnn.symbolic.pixel import gradient_flow
 
     out = tmp_path / "pixel.tex"
     args = ["derive", "pixel", "--shape", "3", "4", "--kernel", "2", "3", "--c-in", "2",
@@ -90,7 +90,7 @@ def test_derive_pixel_takes_the_model_options(capsys, tmp_path):
 
 
 def test_derive_closed_forms(capsys):
-    from symcnn import closed_forms
+    from symcnn.symbolic import closed_forms
 
     assert main(["derive", "r5", "--depth", "2"]) == 0
     assert capsys.readouterr().out == closed_forms.r5(3).derivation.to_markdown()

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data import Statistics
-from ..derivation import Derivation, DerivationError
 from ..instances import RandomPick
 from ..model import FullyConnected, LinearCNN
+from ..symbolic.derivation import Derivation, DerivationError
 from ..theory import Theory
 
 

@@ -10,8 +10,7 @@ import dataclasses
 
 import numpy as np
 
-from .. import closed_forms, fourier, instances, reduction
-from ..codegen import compile_reduction
+from .. import fourier, instances
 from ..model import FullyConnected
 from ..simulate import (
     Dense,
@@ -22,6 +21,7 @@ from ..simulate import (
     init_random,
     train,
 )
+from ..symbolic import closed_forms, reductions
 from ..theory import Theory
 from .core import Instance, Theorem, register
 
@@ -142,7 +142,7 @@ register(Theorem(
               r"M_f = \beta_f \alpha_f",
     hypotheses=("linear CNN", "full kernel", "stationary input", "depth 1"),
     space=_decoupling_space, predict=_decoupled_rhs, measure=_pixel_gradient_spectra,
-    tolerance=1e-12, proof=reduction.cnn_fourier, reference="THEORY.md R2"))
+    tolerance=1e-12, proof=reductions.cnn_fourier, reference="THEORY.md R2"))
 
 
 _flow_theorem(
@@ -173,7 +173,7 @@ _flow_theorem(
 def _r5(layers: int, field: str, stats, u0: float, tau: float, u=None) -> np.ndarray:
     """R5's ``field`` (``half_time`` or ``time_of_u`` at ``u``) per frequency, for
     ``C_in = N_o = 1``."""
-    kernel = compile_reduction(closed_forms.r5(layers), field)
+    kernel = closed_forms.r5(layers).kernel(field)
     values = {"tau": tau, "s": np.abs(stats.output_spectrum()).ravel(),
               "lambda": np.real(stats.input_spectrum()).ravel(), "u_0": u0,
               "N": float(stats.n_pixels), "u": u}

@@ -14,9 +14,8 @@ from functools import cache
 import numpy as np
 import sympy as sp
 
-from .. import closed_forms, fourier, instances
+from .. import fourier, instances
 from ..data import Statistics, grating
-from ..derivation import Derivation
 from ..model import CONVENTIONS, LinearCNN, difference_index
 from ..simulate import (
     Dense,
@@ -27,6 +26,8 @@ from ..simulate import (
     init_random,
     train,
 )
+from ..symbolic import closed_forms
+from ..symbolic.derivation import Derivation
 from ..theory import Theory
 from .core import Instance, Theorem, cnn_only, hypothesis, max_relative_error, register
 

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, closed_forms, codegen, reduction, symbolic, zoo
-from .model import LinearCNN
-from .simulate import Dense, Fast, Samples, Trajectory, init_random, train
-from .theorems import report
+from .. import __version__, zoo
+from ..model import LinearCNN
+from ..simulate import Dense, Fast, Samples, Trajectory, init_random, train
+from ..symbolic import closed_forms, pixel, reductions
+from ..theorems import report
+from . import codegen as codegen_command
 
 ENGINES = {"fast": Fast, "dense": Dense, "samples": Samples}
 
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
                            help=f"{help_text} (default {MODEL_DEFAULTS[name.replace('-', '_')]})")
     der.add_argument("--format", default="markdown", choices=["latex", "markdown"])
     der.add_argument("--out", metavar="FILE", help="write here instead of standard output")
-    codegen.add_parser(commands)
+    codegen_command.add_parser(commands)
     report.add_parser(commands)
     args = parser.parse_args(argv)
     if args.command == "zoo":
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError as error:
             der.error(str(error))
     if args.command == "codegen":
-        return codegen.run(args)
+        return codegen_command.run(args)
     if args.command == "check":
         return report.run(args)
     return simulate(args)
@@ -102,11 +104,11 @@ def _cnn(args: argparse.Namespace) -> LinearCNN:
 
 
 DERIVATIONS = {
-    "fully-connected": lambda args: reduction.fully_connected(**_model_options(args)),
-    "cnn-fourier": lambda args: reduction.cnn_fourier(args.convention),
-    "small-kernels": lambda args: reduction.small_kernels(args.convention),
-    "pixel": lambda args: symbolic.gradient_flow(_cnn(args)).derivation,
-    "fourier-explicit": lambda args: reduction.explicit_fourier(_cnn(args)),
+    "fully-connected": lambda args: reductions.fully_connected(**_model_options(args)),
+    "cnn-fourier": lambda args: reductions.cnn_fourier(args.convention),
+    "small-kernels": lambda args: reductions.small_kernels(args.convention),
+    "pixel": lambda args: pixel.gradient_flow(_cnn(args)).derivation,
+    "fourier-explicit": lambda args: reductions.explicit_fourier(_cnn(args)),
     "r1": lambda args: closed_forms.r1().derivation,
     "r3": lambda args: closed_forms.r3().derivation,
     "r3b": lambda args: closed_forms.r3b().derivation,

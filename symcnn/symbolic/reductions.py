@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import sympy as sp
 
+from ..model import LinearCNN, block_circulant
 from .derivation import Derivation
-from .model import LinearCNN, block_circulant
-from .symbolic import PixelFlow, describe, gradient_flow, layer_matrix, statistics_symbols
+from .pixel import PixelFlow, describe, gradient_flow, layer_matrix, statistics_symbols
 
 N = sp.Symbol("N", integer=True, positive=True)
 k = sp.Symbol("k", integer=True, positive=True)

@@ -27,10 +27,10 @@ from functools import cache, cached_property
 import numpy as np
 import sympy as sp
 
-from . import fourier
-from .data import Statistics
-from .derivation import Derivation
-from .model import FullyConnected, LinearCNN
+from .. import fourier
+from ..data import Statistics
+from ..model import FullyConnected, LinearCNN
+from ..symbolic.derivation import Derivation
 
 WHITE_RTOL = 1e-10
 APPROXIMATIONS = {
@@ -335,7 +335,8 @@ def _positive(name: str, value) -> float:
 def strength_kernel():
     """The numpy kernel of R3b's stable closed form, called as
     ``kernel(t, tau, s, lam, u0, n)`` with broadcasting (``n = c^2``)."""
-    from . import closed_forms, codegen
+    from .. import codegen
+    from ..symbolic import closed_forms
 
     r = closed_forms.r3b()
     args = [r.symbols[name] for name in ("t", "tau", "s", "lam", "u0", "N")]

@@ -29,9 +29,9 @@ import numpy as np
 import sympy as sp
 from sympy.polys.rings import ring
 
-from .data import Statistics
+from ..data import Statistics
+from ..model import FullyConnected, LinearCNN
 from .derivation import Derivation
-from .model import FullyConnected, LinearCNN
 
 Model = LinearCNN | FullyConnected
 

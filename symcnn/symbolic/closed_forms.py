@@ -40,12 +40,13 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from .codegen import exprel
+from .. import codegen
+from ..codegen import exprel
+from ..model import LinearCNN
 from .derivation import Derivation, DerivationError, _tex_text
-from .model import LinearCNN
-from .reduction import N, dft_matrix, dirichlet_matrix, kernel_spectrum, phase
-from .reduction import row_spectrum as _row_spectrum
-from .symbolic import gradient_flow
+from .pixel import gradient_flow
+from .reductions import N, dft_matrix, dirichlet_matrix, kernel_spectrum, phase
+from .reductions import row_spectrum as _row_spectrum
 
 t = sp.Symbol("t", positive=True)
 """Time."""
@@ -103,12 +104,27 @@ class Reduction:
     symbols: dict
     time_of_u: sp.Expr | None = None
 
-    def lambdify(self, which: str = "stable", modules="numpy"):
-        """``sympy.lambdify`` of the attribute ``which``, arguments in :attr:`symbols` order."""
-        expr = getattr(self, which)
+    def arguments(self, field: str = "stable") -> tuple[sp.Symbol, ...]:
+        """The free symbols of ``field`` in call order: the order of :attr:`symbols`
+        (``t, tau, s, lam, u0, N``, those present), then any other by name."""
+        free = self._field(field).free_symbols
+        ordered = [sym for sym in self.symbols.values() if sym in free]
+        return tuple(ordered + sorted(free - set(ordered), key=lambda sym: sym.name))
+
+    def kernel(self, field: str = "stable", **options) -> codegen.Kernel:
+        """The :func:`symcnn.codegen.compile` kernel of ``field`` (default the ``stable``
+        form), arguments in :meth:`arguments` order; ``inner`` defaults to the time ``t``
+        (learning curves are evaluated on time grids, the last axis)."""
+        args = self.arguments(field)
+        time = self.symbols.get("t")
+        options.setdefault("inner", (time,) if time in args else ())
+        return codegen.compile(self._field(field), args, **options)
+
+    def _field(self, field: str) -> sp.Expr:
+        expr = getattr(self, field)
         if expr is None:
-            raise ValueError(f"{self.name} has no {which}")
-        return sp.lambdify(list(self.symbols.values()), expr, modules=modules)
+            raise ValueError(f"{self.name} has no {field}")
+        return expr
 
 
 def _symbols(*exprs) -> dict:

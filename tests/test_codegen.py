@@ -282,7 +282,7 @@ def test_hoisting_only_regroups(name):
         expr, args, inner = stable_form(), ARGS, (t,)
     else:
         expr = reduction(name).stable
-        args = codegen.reduction_args(reduction(name), expr)
+        args = reduction(name).arguments("stable")
         inner = (reduction(name).symbols["t"],)
     hoisted, replacements, (reduced,), _ = codegen._lower([expr], args, inner)
     assert hoisted and all(sym.name != "a0" for _, v in hoisted for sym in v.free_symbols)
@@ -571,9 +571,9 @@ ROLE_VALUES = {"s": S_VALUES, "u0": U0_VALUES, "lam": np.array([0.5, 2.3]),
                "N": np.array([1.0, 7.0, 1024.0]), "tau": np.array([0.37, 1.0])}
 
 
-def role_grid(red, expr, times):
+def role_grid(red, field, times):
     """Arguments of ``expr`` in call order, as broadcastable arrays over roles x times."""
-    args = codegen.reduction_args(red, expr)
+    args = red.arguments(field)
     roles = {v: k for k, v in red.symbols.items()}
     axes = [roles.get(a) for a in args]
     assert "t" in axes and None not in axes, (args, red.symbols)
@@ -607,7 +607,7 @@ def test_closed_forms_compile_and_match_50_digits(cache_path, name):
         assert hasattr(reduction_, field), field
     stable = reduction_.stable
     times = np.concatenate([[0.0], np.geomspace(1e-3, 2e3, 24)])
-    args, axes, arrays = role_grid(reduction_, stable, times)
+    args, axes, arrays = role_grid(reduction_, "stable", times)
     kernel = codegen.compile(stable, args)
     exact = codegen.compile(stable, args, backend="mpmath", dps=50)
     with np.errstate(all="raise"), warnings.catch_warnings():

@@ -1,8 +1,8 @@
 """Wall time of each derivation (build and check every step) and of its rendering.
 
-The closed forms (``symcnn.closed_forms``) are timed each in a fresh process, so that neither
-their ``functools.cache`` nor SymPy's cache holds earlier results; a closed form that calls
-another (``r3c`` calls ``r3``, ``r5(2)`` calls ``r3b``) includes that call's time.
+The closed forms (``symcnn.symbolic.closed_forms``) are timed each in a fresh process, so
+that neither their ``functools.cache`` nor SymPy's cache holds earlier results; a closed form
+that calls another (``r3c`` calls ``r3``, ``r5(2)`` calls ``r3b``) includes that call's time.
 
 Run from the repository root: ``python benchmarks/bench_derive.py [--closed-forms]``.
 """
@@ -55,7 +55,8 @@ CLOSED_FORMS = {
     "closed_forms.r5(2) (includes r3b())": lambda: closed_forms.r5(2).derivation,
     "closed_forms.r5(3)": lambda: closed_forms.r5(3).derivation,
     "closed_forms.r5(4)": lambda: closed_forms.r5(4).derivation,
-    "closed_forms.r4() (N 8, k 3)": closed_forms.r4,
+    "closed_forms.r4() (N 8, k 3)": lambda: closed_forms.r4().derivation,
+    "closed_forms.gd()": lambda: closed_forms.gd().derivation,
 }
 
 

@@ -4,7 +4,7 @@ R3b: tau du/dt = 2 sqrt(N) u (s - lam u), u(0) = u0, per frequency. A "point" is
 (frequency, time) pair. Methods:
 
 - ``codegen numpy`` / ``codegen C``: ``symcnn.codegen`` kernels of the stable form, by
-  ``compile_reduction`` (specialised to times along the last axis: the statements free of
+  ``Reduction.kernel`` (specialised to times along the last axis: the statements free of
   ``t`` are computed once per frequency; the C kernel uses glibc's libmvec where it can);
 - ``lambdify``: ``sympy.lambdify`` (default modules) of ``solution``, dsolve's closed form
   (after ``simplify``) not rewritten for stability;
@@ -15,7 +15,7 @@ R3b: tau du/dt = 2 sqrt(N) u (s - lam u), u(0) = u0, per frequency. A "point" is
   scaled to all frequencies).
 
 Accuracy is the largest relative error against the dsolve solution at 50 digits (mpmath) on
-a random sample of points. The forms are ``symcnn.closed_forms.r3b()``'s ``stable`` and
+a random sample of points. The forms are ``symcnn.symbolic.closed_forms.r3b()``'s ``stable`` and
 ``solution``. Code generation (cache miss), cache hits and evaluation are timed separately.
 
 Run from the repository root: ``python benchmarks/bench_kernels.py [--quick]``. Tables go
@@ -157,7 +157,7 @@ def machine() -> str:
     except OSError:
         pass
     compiler = codegen.find_c_compiler()
-    identity = codegen._compiler_identity(compiler) if compiler else "no C compiler"
+    identity = codegen.toolchain.identity(compiler) if compiler else "no C compiler"
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     import scipy
 
@@ -178,12 +178,12 @@ def main() -> None:
     single_rows = 5 if options.quick else 20
     print(f"Machine: {machine()}.\n")
     r3b = closed_forms.r3b()
-    stable, solution, symbols = r3b.stable, r3b.solution, r3b.symbols
+    solution, symbols = r3b.solution, r3b.symbols
     exact = dsolve_solution(symbols)
-    args = codegen.reduction_args(r3b, stable)
+    args = r3b.arguments("stable")
     roles = {v: k for k, v in symbols.items()}
     order = [roles[a] for a in args]
-    print("Closed forms: `symcnn.closed_forms.r3b()` (`stable` and `solution`); kernel "
+    print("Closed forms: `symcnn.symbolic.closed_forms.r3b()` (`stable` and `solution`); kernel "
           f"arguments ({', '.join(a.name for a in args)}); reference: `sympy.dsolve`'s "
           "solution evaluated with mpmath at 50 digits.\n")
 
@@ -193,10 +193,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cache:
         for backend in backends:
             start = time.perf_counter()
-            kernel = codegen.compile_reduction(r3b, backend=backend, cache=cache)
+            kernel = r3b.kernel("stable", backend=backend, cache=cache)
             miss = time.perf_counter() - start
             start = time.perf_counter()
-            again = codegen.compile_reduction(r3b, backend=backend, cache=cache)
+            again = r3b.kernel("stable", backend=backend, cache=cache)
             hit = time.perf_counter() - start
             assert (kernel.cache_status, again.cache_status) == ("miss", "hit")
             kernels[backend] = again
@@ -204,8 +204,8 @@ def main() -> None:
             gen_rows.append(f"| {backend} | {kernel.operations} | {miss:.3f} | {hit:.4f} | "
                             f"{simd} |")
         if "c" in kernels:  # the general loop only: what hoisting gains
-            kernels["c, no hoisting"] = codegen.compile_reduction(r3b, backend="c",
-                                                                  cache=cache, inner=())
+            kernels["c, no hoisting"] = r3b.kernel("stable", backend="c", cache=cache,
+                                                   inner=())
         start = time.perf_counter()
         lambdified = sp.lambdify([symbols[k] for k in ROLES], solution)
         lambdify_time = time.perf_counter() - start

@@ -1,6 +1,6 @@
 """symcnn: the exact theory of learning in linear convolutional networks.
 
-Conventions (THEORY.md, docs/conventions.md): unitary DFT ``U[f, n] = N^(-1/2)
+Conventions (docs/theory-reference.md, docs/conventions.md): unitary DFT ``U[f, n] = N^(-1/2)
 exp(-2 pi i f.n / N)``; kernel spectrum ``kappa[f] = sum_p w[p] exp(+2 pi i f.(p - o) / N)``;
 gradient flow ``tau dtheta/dt = -dL/dtheta``.
 """

@@ -2,13 +2,15 @@
 
 The loss ``L = 1/(2P) sum_mu |y_mu - M x_mu|^2`` depends on the data only through
 ``Sigma_xx = <x x^T>`` (``D x D``, uncentred) and ``Sigma_yx = <y x^T>`` (``N_o x D``):
-``L = 1/2 tr(M Sigma_xx M^T) - tr(M Sigma_yx^T) + 1/2 <|y|^2>`` (THEORY.md section 1).
+``L = 1/2 tr(M Sigma_xx M^T) - tr(M Sigma_yx^T) + 1/2 <|y|^2>`` (docs/theory-reference.md,
+Setting).
 Inputs are flattened channel-major, then row-major over the ``shape`` pixels.
 
-Fourier blocks (THEORY.md section 2): ``T_f = (Sigma_yx U^*)_f`` (``N_o x C_in``) and, for
-stationary input (``Sigma_xx`` block-circulant), ``Lambda_f = (U Sigma_xx U^*)_{ff}``
-(``C_in x C_in``).  The dataset SVD ``Sigma_yx = sum_a s_a u_a v_a^T`` gives each mode's
-spectrum ``v_hat_a = U v_a`` and dominant frequency ``f*_a = argmax_f |v_hat_a[f]|``.
+Fourier blocks (docs/theory-reference.md, Conventions): ``T_f = (Sigma_yx U^*)_f``
+(``N_o x C_in``) and, for stationary input (``Sigma_xx`` block-circulant),
+``Lambda_f = (U Sigma_xx U^*)_{ff}`` (``C_in x C_in``).  The dataset SVD
+``Sigma_yx = sum_a s_a u_a v_a^T`` gives each mode's spectrum ``v_hat_a = U v_a`` and dominant
+frequency ``f*_a = argmax_f |v_hat_a[f]|``.
 """
 
 from __future__ import annotations
@@ -20,20 +22,10 @@ from math import prod
 import numpy as np
 
 from . import fourier
-from .model import _positive_int, _size_tuple, block_circulant, difference_index
+from .checks import finite_array, positive_int, size_tuple
+from .model import block_circulant, difference_index
 
 STATIONARY_RTOL = 1e-10
-
-
-def _finite_array(name: str, value, ndim: int | None = None) -> np.ndarray:
-    a = np.asarray(value, dtype=float)
-    if ndim is not None and a.ndim != ndim:
-        raise ValueError(f"{name} must be a {ndim}-D array, got shape {a.shape}")
-    if a.size == 0:
-        raise ValueError(f"{name} is empty (shape {a.shape})")
-    if not np.all(np.isfinite(a)):
-        raise ValueError(f"{name} contains NaN or inf")
-    return a
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,11 +56,11 @@ class Statistics:
     n_samples: int | None = None
 
     def __post_init__(self):
-        shape = _size_tuple("shape", self.shape)
-        c_in = _positive_int("c_in", self.c_in)
+        shape = size_tuple("shape", self.shape)
+        c_in = positive_int("c_in", self.c_in)
         n_in = c_in * prod(shape)
-        sxx = _finite_array("sxx", self.sxx, ndim=2)
-        syx = _finite_array("syx", self.syx, ndim=2)
+        sxx = finite_array("sxx", self.sxx, ndim=2)
+        syx = finite_array("syx", self.syx, ndim=2)
         if sxx.shape != (n_in, n_in):
             raise ValueError(f"sxx must have shape (D, D) = ({n_in}, {n_in}) for c_in = {c_in} "
                              f"and shape = {shape}, got {sxx.shape}")
@@ -89,7 +81,7 @@ class Statistics:
         ``y`` is either class indices, shape ``(P,)``, encoded one-hot with ``n_out``
         classes (default ``max(y) + 1``), or target vectors, shape ``(P, N_o)``.
         """
-        x = _finite_array("x", x)
+        x = finite_array("x", x)
         if x.ndim not in (3, 4):
             raise ValueError("x must have shape (P, C_in, N_1) or (P, C_in, N_1, N_2), "
                              f"got {x.shape}")
@@ -107,7 +99,7 @@ class Statistics:
         frequency, with ``Lambda_{-f} = conj(Lambda_f)``.  ``spectrum = 1`` per frequency
         (identity blocks) is white input.
         """
-        shape = _size_tuple("shape", shape)
+        shape = size_tuple("shape", shape)
         lam = np.asarray(spectrum, dtype=complex)
         if lam.ndim != 2 + len(shape) or lam.shape[0] != lam.shape[1] or lam.shape[2:] != shape:
             raise ValueError(f"spectrum must have shape (C_in, C_in, *{shape}), got {lam.shape}")
@@ -226,7 +218,7 @@ class Modes:
 
     def mismatch(self) -> np.ndarray:
         """``sqrt(N) |v_hat_a[f*_a]|`` in ``[1, sqrt(N)]``: the CNN's speed-up over the fully
-        connected network in discovering mode ``a`` (THEORY.md R3)."""
+        connected network in discovering mode ``a`` (docs/theory-reference.md, R3)."""
         weights = self.frequency_weights().reshape(len(self.s), prod(self.shape))
         return np.sqrt(weights.shape[1]) * weights.max(axis=1, initial=0.0)
 
@@ -240,11 +232,11 @@ def targets_from_labels(y, n_samples: int, n_out: int | None = None) -> np.ndarr
         if n_out is not None and y.shape[1] != n_out:
             raise ValueError(f"target vectors y have N_o = {y.shape[1]} columns, but "
                              f"n_out = {n_out}")
-        return _finite_array("y", y)
+        return finite_array("y", y)
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
         raise ValueError("y must be class indices (integer array of shape (P,)) or target "
                          f"vectors (shape (P, N_o)), got dtype {y.dtype} and shape {y.shape}")
-    n_out = int(y.max()) + 1 if n_out is None else _positive_int("n_out", n_out)
+    n_out = int(y.max()) + 1 if n_out is None else positive_int("n_out", n_out)
     if y.min() < 0 or y.max() >= n_out:
         raise ValueError(f"class indices y must lie in [0, n_out) = [0, {n_out}), got "
                          f"[{y.min()}, {y.max()}]")
@@ -257,7 +249,7 @@ def zca_whiten(x, eps: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     Returns the whitened samples and the transform ``Sigma_xx^(-1/2)`` (``D x D``), with
     ``Sigma_xx + eps I`` in place of ``Sigma_xx`` when ``eps > 0``.
     """
-    x = _finite_array("x", x)
+    x = finite_array("x", x)
     if not (np.isfinite(eps) and eps >= 0):
         raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
     flat = x.reshape(len(x), -1)
@@ -273,7 +265,7 @@ def zca_whiten(x, eps: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
 def grating(shape, frequency, phase: float = 0.0) -> np.ndarray:
     """Unit-norm sinusoidal grating ``cos(2 pi f.n / N + phase)``: a texture whose spectrum
     sits on the conjugate pair ``+-f``."""
-    shape = _size_tuple("shape", shape)
+    shape = size_tuple("shape", shape)
     freq = _point("frequency", frequency, len(shape))
     if np.any(freq != np.round(freq)):
         raise ValueError(f"frequency must be integers (a DFT frequency index), got {frequency!r}")
@@ -285,7 +277,7 @@ def grating(shape, frequency, phase: float = 0.0) -> np.ndarray:
 def blob(shape, center, width: float) -> np.ndarray:
     """Unit-norm periodic Gaussian bump ``exp(-|n - center|^2 / (2 width^2))``: a localized
     shape whose spectrum spreads over many frequencies."""
-    shape = _size_tuple("shape", shape)
+    shape = size_tuple("shape", shape)
     if not width > 0:
         raise ValueError(f"width must be > 0, got {width!r}")
     center = _point("center", center, len(shape))
@@ -344,12 +336,12 @@ def make_dataset(parts, classes, samples_per_class: int, noise: float = 0.0,
     classes : array, shape (n_classes, J)
         Weights of each part in each class.
     """
-    parts = _finite_array("parts", parts)
-    classes = _finite_array("classes", classes, ndim=2)
+    parts = finite_array("parts", parts)
+    classes = finite_array("classes", classes, ndim=2)
     if parts.ndim not in (3, 4) or classes.shape[1] != len(parts):
         raise ValueError(f"parts must have shape (J, C_in, *shape) with J = classes.shape[1] "
                          f"= {classes.shape[1]}, got {parts.shape}")
-    per_class = _positive_int("samples_per_class", samples_per_class)
+    per_class = positive_int("samples_per_class", samples_per_class)
     for name, value in (("noise", noise), ("jitter", jitter)):
         if not (np.isfinite(value) and value >= 0):
             raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")

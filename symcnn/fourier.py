@@ -1,4 +1,5 @@
-"""Fourier conventions (THEORY.md section 2) and FFT implementations of the layers.
+"""Fourier conventions (docs/theory-reference.md, Conventions) and FFT implementations of
+the layers.
 
 Unitary DFT over the ``d`` spatial (last) axes: ``U[f, n] = N^(-1/2) exp(-2 pi i f.n / N)``.
 

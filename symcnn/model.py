@@ -1,4 +1,4 @@
-"""The networks symcnn studies (THEORY.md section 1).
+"""The networks symcnn studies (docs/theory-reference.md, Setting).
 
 A linear CNN maps an input ``x`` of ``c_in`` channels on a periodic grid of ``shape``
 (``N = prod(shape)`` pixels) through ``depth`` circular convolution layers of ``channels``
@@ -29,20 +29,9 @@ from math import prod
 
 import numpy as np
 
+from .checks import positive_int, size_tuple
+
 CONVENTIONS = ("correlation", "convolution")
-
-
-def _positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _size_tuple(name: str, value) -> tuple[int, ...]:
-    values = (value,) if np.ndim(value) == 0 else tuple(value)
-    if len(values) not in (1, 2):
-        raise ValueError(f"{name} must have 1 or 2 entries (1-D or 2-D images), got {value!r}")
-    return tuple(_positive_int(f"{name}[{i}]", v) for i, v in enumerate(values))
 
 
 @dataclass(frozen=True)
@@ -62,7 +51,7 @@ class LinearCNN:
     n_out : int
         ``N_o``, the outputs.
     depth : int
-        Number of convolution layers (``L - 1`` in THEORY.md), ``>= 1``.
+        Number of convolution layers (``L - 1`` in docs/theory-reference.md), ``>= 1``.
     convention : {"correlation", "convolution"}
         ``lag(p) = p - o`` or ``o - p``; convolution conjugates the kernel spectrum.
     """
@@ -76,8 +65,8 @@ class LinearCNN:
     convention: str = "correlation"
 
     def __post_init__(self):
-        shape = _size_tuple("shape", self.shape)
-        kernel = shape if self.kernel is None else _size_tuple("kernel", self.kernel)
+        shape = size_tuple("shape", self.shape)
+        kernel = shape if self.kernel is None else size_tuple("kernel", self.kernel)
         if len(kernel) != len(shape):
             raise ValueError(
                 f"kernel must have {len(shape)} entries like shape={shape}, got {kernel}"
@@ -90,7 +79,7 @@ class LinearCNN:
         object.__setattr__(self, "shape", shape)
         object.__setattr__(self, "kernel", kernel)
         for name in ("channels", "c_in", "n_out", "depth"):
-            object.__setattr__(self, name, _positive_int(name, getattr(self, name)))
+            object.__setattr__(self, name, positive_int(name, getattr(self, name)))
 
     @property
     def n_pixels(self) -> int:
@@ -196,7 +185,7 @@ class FullyConnected:
 
     def __post_init__(self):
         for name in ("n_in", "hidden", "n_out"):
-            object.__setattr__(self, name, _positive_int(name, getattr(self, name)))
+            object.__setattr__(self, name, positive_int(name, getattr(self, name)))
 
     def param_shapes(self) -> list[tuple[int, ...]]:
         """Shapes of ``(W_1, W_2)``."""
@@ -208,3 +197,16 @@ class FullyConnected:
         """``M = W_2 W_1``."""
         w1, w2 = self.check_params(params)
         return w2 @ w1
+
+
+def flatten(params) -> np.ndarray:
+    """The parameter arrays raveled and concatenated (the inverse of :func:`unflatten`)."""
+    return np.concatenate([np.ravel(a) for a in params])
+
+
+def unflatten(model: LinearCNN | FullyConnected, theta) -> tuple[np.ndarray, ...]:
+    """``model``'s parameter arrays from their concatenation ``theta`` (:func:`flatten`)."""
+    shapes = model.param_shapes()
+    splits = np.cumsum([prod(s) for s in shapes])[:-1]
+    return tuple(p.reshape(s) for p, s in zip(np.split(np.asarray(theta), splits), shapes,
+                                                strict=True))

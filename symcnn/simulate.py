@@ -13,8 +13,8 @@ Three independent ways to compute the gradient of
 :func:`train` integrates gradient flow ``tau dtheta/dt = -dL/dtheta`` (RK4, fixed or
 adaptive step) or runs gradient descent ``theta <- theta - eta dL/dtheta``, recording the
 end-to-end map at requested times.  A descent step is an Euler step of the flow of length
-``eta tau``, so step ``k`` is at time ``t = eta tau k`` (THEORY.md writes ``eta k / tau``,
-which agrees only for ``tau = 1``; see docs/conventions.md).
+``eta tau``, so step ``k`` is at time ``t = eta tau k`` (the original theory notes wrote
+``eta k / tau``, which agrees only for ``tau = 1``; see docs/conventions.md).
 """
 
 from __future__ import annotations
@@ -22,14 +22,15 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from math import ceil, prod
+from math import ceil
 
 import numpy as np
 
 from . import fourier
-from .data import Statistics, _finite_array, targets_from_labels
+from .checks import finite_array, positive
+from .data import Statistics, targets_from_labels
 from .fourier import SpectralLayers
-from .model import FullyConnected, LinearCNN
+from .model import FullyConnected, LinearCNN, flatten, unflatten
 
 
 def _check_compatible(model, stats: Statistics) -> None:
@@ -157,7 +158,7 @@ class Samples:
     the model's ``n_out`` outputs) or target vectors ``(P, N_o)``."""
 
     def __init__(self, model: LinearCNN, x, y):
-        x = _finite_array("x", x)
+        x = finite_array("x", x)
         if x.shape[1:] != (model.c_in, *model.shape):
             raise ValueError(f"x must have shape (P, C_in, *shape) = (P, {model.c_in}, "
                              f"{', '.join(map(str, model.shape))}) for the model, got {x.shape}")
@@ -253,22 +254,22 @@ def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
         Report progress on standard error.
     """
     model = engine.model
-    theta = _pack(model.check_params(params))
+    theta = flatten(model.check_params(params))
     times = _check_times(times)
     if not (np.isfinite(tau) and tau > 0):
         raise ValueError(f"tau must be a finite number > 0, got {tau!r}")
 
     def grad(th):
-        return _pack(engine.gradient(_unpack(model, _finite(th)))) / tau
+        return flatten(engine.gradient(unflatten(model, _finite(th)))) / tau
 
     if method == "flow":
         if (dt is None) == (rtol is None):
             raise ValueError("method='flow' needs exactly one of dt (fixed RK4 step) or rtol "
                              f"(adaptive), got dt={dt!r}, rtol={rtol!r}")
-        advance = (_rk4_fixed(grad, _positive("dt", dt)) if dt is not None
-                   else _rk4_adaptive(grad, _positive("rtol", rtol)))
+        advance = (_rk4_fixed(grad, positive("dt", dt)) if dt is not None
+                   else _rk4_adaptive(grad, positive("rtol", rtol)))
     elif method == "gd":
-        advance = _gradient_descent(grad, _positive("lr", lr) * tau)
+        advance = _gradient_descent(grad, positive("lr", lr) * tau)
     else:
         raise ValueError(f"method must be 'flow' or 'gd', got {method!r}")
     report = _Progress(times[-1]) if progress else None
@@ -277,7 +278,7 @@ def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
         with np.errstate(over="ignore", invalid="ignore"):  # divergence: _finite raises
             theta = _finite(advance(theta, t, t_next))
         t = t_next
-        current = _unpack(model, theta)
+        current = unflatten(model, theta)
         loss, m = engine.evaluate(current)
         maps.append(m)
         losses.append(loss)
@@ -288,7 +289,7 @@ def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
     if report:
         report.done()
     return Trajectory(times=times, maps=np.array(maps), loss=np.array(losses),
-                      final=_unpack(model, theta.copy()), shape=engine.shape,
+                      final=unflatten(model, theta.copy()), shape=engine.shape,
                       c_in=engine.c_in, params=recorded if record_params else None)
 
 
@@ -298,12 +299,6 @@ def _finite(theta: np.ndarray) -> np.ndarray:
     return theta
 
 
-def _positive(name: str, value) -> float:
-    if value is None or not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
 def _check_times(times) -> np.ndarray:
     times = np.atleast_1d(np.asarray(times, dtype=float))
     if times.ndim != 1 or len(times) == 0 or not np.all(np.isfinite(times)):
@@ -311,16 +306,6 @@ def _check_times(times) -> np.ndarray:
     if times[0] < 0 or np.any(np.diff(times) < 0):
         raise ValueError("times must be >= 0 and ascending")
     return times
-
-
-def _pack(arrays) -> np.ndarray:
-    return np.concatenate([np.ravel(a) for a in arrays])
-
-
-def _unpack(model, theta: np.ndarray) -> tuple[np.ndarray, ...]:
-    shapes = model.param_shapes()
-    splits = np.cumsum([prod(s) for s in shapes])[:-1]
-    return tuple(p.reshape(s) for p, s in zip(np.split(theta, splits), shapes, strict=True))
 
 
 def _rk4_step(grad, theta: np.ndarray, h: float) -> np.ndarray:
@@ -406,7 +391,7 @@ class _Progress:
 
 def init_random(model, scale: float, seed: int = 0) -> tuple[np.ndarray, ...]:
     """Independent ``N(0, scale^2)`` entries for every parameter, seeded."""
-    scale = _positive("scale", scale)
+    scale = positive("scale", scale)
     rng = np.random.default_rng(seed)
     return tuple(scale * rng.standard_normal(s) for s in model.param_shapes())
 
@@ -476,14 +461,14 @@ def aligned_map(stats: Statistics, u0: float, rtol: float = 1e-12) -> np.ndarray
     ``rtol max S``): every mode at strength ``u0``, the fully connected network's balanced
     aligned start (R1)."""
     modes = stats.modes(rtol)
-    return _positive("u0", u0) * modes.u @ modes.v.reshape(len(modes.s), -1)
+    return positive("u0", u0) * modes.u @ modes.v.reshape(len(modes.s), -1)
 
 
 def aligned_spectrum(stats: Statistics, u0: float, rtol: float = 1e-12) -> np.ndarray:
     """``M_f(0) = u0 U_f V_f^*`` from the SVD ``T_f = U_f S_f V_f^*`` (singular values above
     ``rtol max S``): every mode of every frequency at strength ``u0``, aligned with the data.
-    For ``C_in = 1`` this is ``u0 T_f / |T_f|`` (THEORY.md R3)."""
-    u0 = _positive("u0", u0)
+    For ``C_in = 1`` this is ``u0 T_f / |T_f|`` (docs/theory-reference.md, R3)."""
+    u0 = positive("u0", u0)
     t_hat = stats.output_spectrum()
     u, s, vh = fourier.hermitian_svd(t_hat, stats.shape)
     keep = s > rtol * np.max(s)

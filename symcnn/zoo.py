@@ -2,7 +2,7 @@
 
 ``zoo.get(name)`` builds a :class:`Setup` deterministically; ``zoo.names()`` lists them.
 Each setup carries a training recipe (initial scale and duration) under which the
-stage-like learning of THEORY.md is visible.
+stage-like learning of docs/theory-reference.md is visible.
 """
 
 from __future__ import annotations

@@ -1,30 +1,19 @@
-"""The zoo's setups are consistent, and the CLI reports what training does."""
+"""The command line: every command, its output, and its refusals (a one-line message and
+exit status 2, never a traceback)."""
 
+import json
 import re
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from symcnn import Dense, LinearCNN, Statistics, init_random, train, zoo
+from symcnn import Dense, LinearCNN, init_random, theorems, train, zoo
 from symcnn.cli import main
 from tests.reference import compile_latex
 
-
-@pytest.mark.parametrize("name", zoo.names())
-def test_setups_are_consistent_and_deterministic(name):
-    setup, again = zoo.get(name), zoo.get(name)
-    assert setup.name == name
-    assert (setup.model.shape, setup.model.c_in, setup.model.n_out) == (
-        setup.stats.shape, setup.stats.c_in, setup.stats.n_out)
-    np.testing.assert_array_equal(setup.stats.syx, again.stats.syx)
-    if setup.dataset is not None:
-        direct = Statistics.from_samples(setup.dataset.x, setup.dataset.y)
-        np.testing.assert_allclose(setup.stats.sxx, direct.sxx, rtol=1e-14)
-
-
-def test_unknown_setup_lists_the_choices():
-    with pytest.raises(ValueError, match="unknown setup 'nope'; choose one of white-1d-8"):
-        zoo.get("nope")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_zoo_command_lists_every_setup(capsys):
@@ -46,9 +35,9 @@ def test_simulate_reports_the_training_run(capsys):
     assert "learning order CNN:" in out and "learning order FC:" in out
 
 
-def test_simulate_refuses_samples_without_a_dataset():
-    with pytest.raises(SystemExit, match="has statistics but no samples"):
-        main(["simulate", "--setup", "white-1d-8", "--engine", "samples", "--quiet"])
+def test_simulate_refuses_samples_without_a_dataset(capsys):
+    refused(capsys, ["simulate", "--setup", "white-1d-8", "--engine", "samples", "--quiet"],
+            "has statistics but no samples")
 
 
 def test_plot_is_written_or_the_extra_is_named(tmp_path, capsys):
@@ -110,7 +99,115 @@ def test_derive_closed_forms(capsys):
      "--shape applies to pixel, fourier-explicit, r4, not to cnn-fourier"),
 ])
 def test_derive_rejects_bad_model_options(capsys, args, message):
+    refused(capsys, ["derive", *args], message)
+
+
+def refused(capsys, argv: list[str], message: str) -> None:
+    """``symcnn argv`` exits with status 2 and one line on stderr matching ``message``."""
     with pytest.raises(SystemExit) as exit_info:
-        main(["derive", *args])
+        main(argv)
     assert exit_info.value.code == 2
-    assert re.search(message, capsys.readouterr().err)
+    err = capsys.readouterr().err
+    assert re.search(message, err), err
+    assert "Traceback" not in err and len(err.strip().splitlines()) <= 2
+
+
+@pytest.mark.parametrize("args, message", [
+    (["derive"], "give a derivation NAME, or --all --out DIR"),
+    (["derive", "--all"], "give --out DIR"),
+    (["derive", "--all", "--out", "x", "--format", "latex"], "no NAME or --format"),
+    (["derive", "--all", "--out", "x", "--shape", "4"], "--shape applies to .*not to --all"),
+    (["derive", "nope"], "invalid choice: 'nope'"),
+    (["codegen", "r3b", "--dps", "40"], "--dps applies to --backend mpmath, not to numpy"),
+    (["codegen", "r3", "--depth", "3"], "--depth applies to r5, not to r3"),
+    (["codegen", "r3b", "--no-cache", "--cache-dir", "x"], "exclude each other"),
+    (["codegen", "r5", "--depth", "0"], "depth_l must be >= 2"),
+    ([], "the following arguments are required: COMMAND"),
+])
+def test_bad_invocations_exit_2_with_one_line(capsys, args, message):
+    refused(capsys, args, message)
+
+
+def test_codegen_compiles_the_gradient_descent_map(capsys, tmp_path):
+    """The gd map's kernel, generated from its derivation, passes the 50-digit check."""
+    assert main(["codegen", "gd", "--field", "update", "--check",
+                 "--cache-dir", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    assert "def kernel(a0, a1, a2, a3, a4)" in captured.out
+    assert "(ok, limit 1e-12)" in captured.err
+
+
+# symcnn codegen -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cache_path(tmp_path, monkeypatch):
+    """Every kernel in these tests goes to a temporary cache."""
+    path = tmp_path / "cache"
+    monkeypatch.setenv("SYMCNN_CACHE", str(path))
+    return path
+
+
+def test_codegen_prints_checks_and_caches_a_kernel(cache_path, capsys, tmp_path):
+    out = tmp_path / "r3b.py"
+    assert main(["codegen", "r3b", "--out", str(out), "--check"]) == 0
+    source = out.read_text()
+    assert "Do not edit" in source and "arguments: a0 = t, a1 = tau, a2 = s" in source
+    err = capsys.readouterr().err
+    assert "cache miss" in err and "check: 1728 points" in err and "(ok" in err
+    assert main(["codegen", "r3b", "--check"]) == 0
+    assert "cache hit" in capsys.readouterr().err
+    assert main(["codegen", "r3b", "--backend", "mpmath", "--dps", "40", "--check"]) == 0
+    # the textbook form overflows at large 2 sqrt(N) s t / tau: --check fails
+    assert main(["codegen", "r3b", "--field", "solution", "--check", "--no-cache"]) == 1
+    captured = capsys.readouterr()
+    assert "FAILED" in captured.err and "cache off" in captured.err
+    assert "def kernel(a0, a1, a2, a3, a4, a5)" in captured.out
+    assert main(["codegen", "r5", "--depth", "1", "--check"]) == 0
+    assert "(ok" in capsys.readouterr().err
+
+
+# symcnn check ---------------------------------------------------------------------------
+
+
+CLAIM_MODULE = '''
+from symcnn import theorems
+from tests.test_theorems import false_claim
+
+theorems.register(false_claim(), replace=True)
+'''
+
+
+def test_symcnn_check_passes_and_fails_with_the_exit_status(tmp_path, monkeypatch, capsys):
+    assert main(["check", "decoupling", "--examples", "2", "--no-proof"]) == 0
+    out = capsys.readouterr().out
+    assert "| theorem | hypotheses | symbolic proof | instances | max error | tolerance | " \
+           "status |" in out and "| decoupling |" in out and "| pass |" in out
+    (tmp_path / "my_claims.py").write_text(CLAIM_MODULE)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        status = main(["check", "--load", "my_claims", "fully connected rate for a CNN",
+                       "--examples", "2", "--json"])
+        out = capsys.readouterr().out
+        assert status == 1
+        (row,) = json.loads(out)
+        assert row["status"] == "FAIL" and row["proof"] == "none"
+        assert "reproduce: symcnn.theorems.get('fully connected rate for a CNN')" in \
+               row["counterexample"]
+    finally:
+        theorems.CATALOGUE.pop("fully connected rate for a CNN", None)
+        sys.modules.pop("my_claims", None)
+    with pytest.raises(SystemExit) as usage:
+        main(["check", "no such theorem"])
+    assert usage.value.code == 2 and "unknown theorem(s) 'no such theorem'" in \
+        capsys.readouterr().err
+
+
+def test_the_documented_user_claim_passes(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(ROOT / "docs" / "examples"))
+    try:
+        assert main(["check", "--load", "my_claims", "my claim", "--examples", "2"]) == 0
+        assert "| my claim |" in capsys.readouterr().out
+    finally:
+        theorems.CATALOGUE.pop("my claim", None)
+        sys.modules.pop("my_claims", None)

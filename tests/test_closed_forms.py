@@ -1,10 +1,8 @@
-"""Closed forms (symcnn.closed_forms): their ODEs against THEORY.md, their solutions against
-30-digit integration of those ODEs, and R4, R5 against full-network training."""
+"""Closed forms (symcnn.symbolic.closed_forms): their ODEs against docs/theory-reference.md,
+their solutions against 30-digit integration of those ODEs, R4, R5 and the gradient-descent
+map against full-network training, and their document."""
 
-import os
-import shutil
 from functools import cache
-from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -13,11 +11,25 @@ import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from symcnn import Fast, LinearCNN, aligned_spectrum, fourier, init_balanced, init_random, train
-from symcnn.strategies import examples, stationary, white
+from symcnn import (
+    Dense,
+    Fast,
+    FullyConnected,
+    LinearCNN,
+    Statistics,
+    aligned_spectrum,
+    fourier,
+    init_balanced,
+    init_random,
+    train,
+)
+from symcnn.strategies import examples, models, seeds, stationary, white
 from symcnn.symbolic import closed_forms as cf
-from symcnn.symbolic.derivation import Derivation, DerivationError
-from tests.reference import compile_latex
+from symcnn.symbolic.closed_forms.base import checkodesol
+from symcnn.symbolic.closed_forms.r3c import _aligned_flow, _unitary2
+from symcnn.symbolic.derivation import Derivation, DerivationError, Document
+from symcnn.theory import Theory
+from symcnn.theory.small_kernels import r4_growth_rates
 
 BUILD = {"R1": cf.r1, "R3": cf.r3, "R3b": cf.r3b, "R3c": cf.r3c, "R5(L=2)": lambda: cf.r5(2),
          "R5(L=3)": lambda: cf.r5(3), "R5(L=4)": lambda: cf.r5(4)}
@@ -25,6 +37,15 @@ EXPLICIT = ["R1", "R3", "R3b", "R3c", "R5(L=2)"]
 IMPLICIT = ["R5(L=3)", "R5(L=4)"]
 DPS = 30
 RTOL = 1e-12
+SLOW = {"R1", "R3c"}
+"""Closed forms whose derivation takes 20 s or more to build (R1 about 35 s, R3c 20 s): the
+tests that build them are marked slow."""
+
+
+def cases(names) -> list:
+    """``names`` as parameters, those in :data:`SLOW` marked slow."""
+    return [pytest.param(name, marks=pytest.mark.slow) if name in SLOW else name
+            for name in names]
 
 
 @cache
@@ -33,7 +54,7 @@ def reduction(name: str) -> cf.Reduction:
 
 
 def theory_rhs(name: str) -> sp.Expr:
-    """``tau du/dt`` as THEORY.md states it (R5: derived by hand in docs/theory.md)."""
+    """``tau du/dt`` as docs/theory-reference.md states it (R1, R3, R3b, R3c, R5)."""
     u, s, lam, n = cf.v, cf.s, cf.lam, cf.N
     if name == "R1":
         return 2 * u * (s - u)
@@ -44,56 +65,77 @@ def theory_rhs(name: str) -> sp.Expr:
         s - lam * u)
 
 
-@pytest.mark.parametrize("name", BUILD)
-def test_odes_are_theorys_and_every_step_is_checked(name):
+# The step whose display form is each field: the fields are what the derivation derived.
+FIELD_STEPS = {"solution": "dsolve", "stable": "stable form", "half_time": "half-way time",
+               "time_of_u": "implicit solution"}
+
+
+@pytest.mark.parametrize("name", cases(BUILD))
+def test_odes_are_theorys_and_the_fields_are_the_derived_ones(name):
     red = reduction(name)
     assert red.name == name
     assert sp.simplify(red.ode.rhs.subs(cf.u(cf.t), cf.v) - theory_rhs(name)) == 0
-    steps = red.derivation.steps
-    assert steps and all(step.verified.startswith("verified") for step in steps)
-    if name in EXPLICIT and name != "R3c":  # R3c reuses R3's solution
-        assert any("sympy.checkodesol returns (True, 0)" in step.justification
-                   for step in steps)
+    assert red.update is None
+    own = red if name != "R3c" else reduction("R3")  # R3c reuses R3's solution
+    for field, step in FIELD_STEPS.items():
+        if getattr(red, field) is not None:
+            assert own.derivation[step].display[1] == getattr(red, field), field
+    if name in EXPLICIT and name != "R3c":
+        assert "sympy.checkodesol returns (True, 0)" in red.derivation["dsolve"].justification
+        assert red.time_of_u is None
+    else:
+        assert (red.solution is None) == (name in IMPLICIT)
     assert red.u_inf == cf.s / (cf.lam if cf.lam in red.ode.rhs.free_symbols else 1)
 
 
 @pytest.mark.parametrize(("n", "k"), [(8, 3), (5, 2), (6, 4), (12, 5)])
 def test_r4_derivation_holds_for_odd_and_even_sizes(n, k):
-    d = cf.r4(n, k)
-    assert [step.name for step in d.steps][:3] == ["linearised kernel flow", "no second order",
-                                                   "second-order system"]
-    assert len([step for step in d.steps if step.name.startswith("single pair")]) == n // 2 + 1
+    red = cf.r4(n, k)
+    steps = red.derivation.steps
+    assert [step.name for step in steps][:3] == ["linearised kernel flow", "no second order",
+                                                 "second-order system"]
+    assert len([step for step in steps if step.name.startswith("single pair")]) == n // 2 + 1
+    assert red.name == f"R4(N={n}, k={k})"
+    # the fields are the derivation's: the second-order system and the end-to-end growth
+    assert red.ode.lhs.shape == red.ode.rhs.shape == red.solution.shape == (n, 1)
+    assert red.ode.rhs == red.derivation["second-order system"].rhs
+    assert red.solution == red.derivation["end-to-end growth"].rhs
+    kappa = sp.Matrix([sp.Function(f"kappa_{f}")(cf.t) for f in range(n)])
+    assert red.ode.lhs == cf.tau**2 * kappa.diff(cf.t, 2)
+    assert list(red.arguments("solution"))[:3] == [cf.t, cf.tau, red.symbols["gamma"]]
+    for field in ("stable", "half_time", "u_inf", "time_of_u", "update"):
+        with pytest.raises(ValueError, match=f"R4\\(N={n}, k={k}\\) has no {field}"):
+            red.kernel(field)
 
 
-def test_document_is_current_and_compiles(tmp_path):
-    """docs/derivations/closed_forms.{tex,md} equal a fresh render (``SYMCNN_UPDATE_DOCS=1``
-    rewrites them) and the LaTeX compiles."""
-    docs = Path(__file__).resolve().parents[1] / "docs" / "derivations"
-    items = cf.derivations()
-    for suffix, render in ((".tex", cf.to_latex), (".md", cf.to_markdown)):
-        path = docs / f"closed_forms{suffix}"
-        if os.environ.get("SYMCNN_UPDATE_DOCS"):
-            path.write_text(render(items))
-        assert path.read_text() == render(items), f"{path} is stale: run derivations/"
-    compile_latex(Path(shutil.copy(docs / "closed_forms.tex", tmp_path)))
+@pytest.mark.slow  # it builds every closed form
+def test_the_document_holds_every_closed_form():
+    """The closed forms' document, in order (its files: tests/test_documents.py)."""
+    document = cf.document()
+    assert isinstance(document, Document)
+    assert [part.title for part in document.parts] == [
+        r.derivation.title for r in (cf.r1(), cf.r3(), cf.r3b(), cf.r3c(), cf.r5(2), cf.r5(3),
+                                     cf.r5(4), cf.r4())]
+    assert len(document.steps) == sum(len(part.steps) for part in document.parts)
 
 
+@pytest.mark.slow
 def test_r3c_flow_check_fails_for_a_non_unitary_factor():
     """R3c's 30-digit check of ``tau dbeta/dt = P diag(...) R^*`` can fail: with ``R``
     scaled it no longer holds."""
     h, phi = sp.symbols("h_1:10", real=True), sp.symbols("phi_1:4", real=True)
-    big_p, big_r, big_q = (cf._unitary2(h[3 * i:3 * i + 3], phi[i]) for i in range(3))
-    cf._aligned_flow(Derivation("unitary"), big_p, big_r, big_q, "", "numeric")
+    big_p, big_r, big_q = (_unitary2(h[3 * i:3 * i + 3], phi[i]) for i in range(3))
+    _aligned_flow(Derivation("unitary"), big_p, big_r, big_q, "", "numeric")
     with pytest.raises(DerivationError, match="'readout flow' fails its numeric check"):
-        cf._aligned_flow(Derivation("scaled R"), big_p, big_r * sp.diag(1, 2), big_q, "",
-                         "numeric")
+        _aligned_flow(Derivation("scaled R"), big_p, big_r * sp.diag(1, 2), big_q, "",
+                      "numeric")
 
 
 def test_a_wrong_solution_is_rejected_by_checkodesol():
     red = reduction("R3b")
     wrong = sp.Eq(cf.u(cf.t), red.solution.subs(cf.s, sp.Rational(101, 100) * cf.s))
     with pytest.raises(DerivationError, match="checkodesol rejects"):
-        cf._checkodesol(red.ode, wrong, "a mutant")
+        checkodesol(red.ode, wrong, "a mutant")
 
 
 # Against 30-digit integration of the reduction's own ODE --------------------------------
@@ -136,7 +178,7 @@ def parameters(draw, red: cf.Reduction, min_fraction: float = 1e-6):
     return {k: v for k, v in values.items() if k in set(red.symbols.values()) | {cf.tau}}
 
 
-@pytest.mark.parametrize("name", EXPLICIT)
+@pytest.mark.parametrize("name", cases(EXPLICIT))
 @settings(max_examples=examples(4), deadline=None)
 @given(data=st.data())
 def test_explicit_closed_forms_match_30_digit_integration(name, data):
@@ -215,7 +257,7 @@ def call(red: cf.Reduction, field: str, roles: dict):
 
 def dirichlet(n: int, k: int) -> np.ndarray:
     """``D[f, g] = sum_p exp(2 pi i (f - g) lag(p) / N)``, lags ``p - (k - 1)//2``
-    (cross-correlation), straight from THEORY.md."""
+    (cross-correlation), straight from docs/theory-reference.md (R4)."""
     lags = np.arange(k) - (k - 1) // 2
     diff = np.subtract.outer(np.arange(n), np.arange(n))
     return np.exp(2j * np.pi * diff[:, :, None] * lags / n).sum(-1)
@@ -223,12 +265,12 @@ def dirichlet(n: int, k: int) -> np.ndarray:
 
 @pytest.mark.parametrize(("n", "k"), [(5, 2), (8, 3), (16, 3), (12, 5)])
 def test_r4_single_pair_rate_is_the_kernel_size_formula(n, k):
-    """THEORY.md R4: a mode on +-f* only grows at ``|T_f*| sqrt(k + |D(2 f*)|)``."""
+    """R4: a mode on +-f* only grows at ``|T_f*| sqrt(k + |D(2 f*)|)``."""
     big_d = dirichlet(n, k)
     for f_star in range(n // 2 + 1):
         t_hat = np.zeros(n, complex)
         t_hat[f_star] = t_hat[-f_star] = 0.7 * np.exp(0.3j)
-        gamma, _ = cf.r4_growth_rates(t_hat, big_d)
+        gamma, _ = r4_growth_rates(t_hat, big_d)
         pair = 0 if f_star in (0, n / 2) else abs(big_d[f_star, -f_star])
         assert gamma[0] == pytest.approx(0.7 * np.sqrt(k + pair), rel=1e-12)
 
@@ -239,7 +281,7 @@ def test_r4_growth_rate_and_first_kernel_match_training(n, k, seed):
     ``2 gamma_1`` within 2%, and the kernel spectrum turns to the predicted one."""
     model = LinearCNN((n,), (k,), n_out=1)
     stats = white(model, seed)
-    gamma, kernel = cf.r4_growth_rates(stats.output_spectrum()[0, 0], dirichlet(n, k))
+    gamma, kernel = r4_growth_rates(stats.output_spectrum()[0, 0], dirichlet(n, k))
     times = np.linspace(0, 14 / gamma[0], 281)
     run = train(Fast(model, stats), init_random(model, 1e-9, seed=seed), times, rtol=1e-10,
                 record_params=True)
@@ -279,3 +321,81 @@ def test_r5_matches_deep_network_training(layers, data):
         predicted = call(red, "time_of_u", {**roles, "u": strengths})
     error = np.abs(predicted - times[:, None])[inside] / halves.max()
     assert error.max() < 1e-7
+
+
+# The gradient-descent map -----------------------------------------------------------------
+
+
+def test_gd_map_is_derived_checked_and_compiles_to_the_map():
+    red = cf.gd()
+    assert [s.name for s in red.derivation.steps] == [
+        "readout keeps its phase", "kernel stays balanced", "strength map", "fixed point",
+        "stability"]
+    assert red.update == red.derivation["strength map"].lhs  # derived, not retyped
+    assert list(red.symbols) == ["u", "eta", "s", "lam", "c"]
+    step = red.kernel("update")
+    assert step.names == ("u", "eta", "s", "lambda", "c")
+    rng = np.random.default_rng(0)
+    u, eta, s, lam, c = (rng.uniform(0.1, 2.0, 7) for _ in range(5))
+    np.testing.assert_allclose(step(u, eta, s, lam, c), u * (1 + eta * c * (s - lam * u)) ** 2,
+                               rtol=1e-14)
+    eta_, c_ = red.symbols["eta"], red.symbols["c"]
+    with pytest.raises(DerivationError, match="step 'wrong' fails"):  # c^2 for c
+        red.derivation.step("wrong", red.update,
+                            cf.v * (1 + eta_ * c_**2 * (cf.s - cf.lam * cf.v)) ** 2, "mutant")
+
+
+def iterated_gd(theory: Theory, steps: int, lr: float, u0: float) -> np.ndarray:
+    """``u_fj`` after ``0 .. steps`` steps of ``gd().kernel("update")``, ``(steps + 1, F, r)``."""
+    step = cf.gd().kernel("update")
+    s, lam = theory.strengths, theory.input_strengths
+    out = [np.where(s > 0, u0, 0.0)]
+    for _ in range(steps):
+        out.append(step(out[-1], lr, s, lam, theory.gain))
+    return np.array(out)
+
+
+def simulated_strengths(theory: Theory, run) -> np.ndarray:
+    """``u_fj = Re(p_fj^* M_f q_fj)`` of a simulated run, shape ``(T, F, r)``."""
+    p, _, qh = theory._svd
+    if theory.cnn:
+        m = run.spectra.reshape(len(run.times), *run.spectra.shape[1:3], -1)
+        m = np.moveaxis(m, -1, 1)
+    else:
+        m = run.maps[:, None]
+    return np.real(np.einsum("fpj,tfpq,fjq->tfj", np.conj(p), m, np.conj(qh)))
+
+
+@settings(max_examples=examples(6), deadline=None)
+@given(models(full_kernel=True, max_depth=1, max_side=5), seeds,
+       st.sampled_from(["white", "stationary"]))
+def test_iterated_gd_map_is_full_network_gradient_descent(model, seed, data):
+    """Balanced aligned start, step half the stable limit: 40 steps of the compiled map equal
+    the strengths of gradient descent on the whole CNN to 1e-10."""
+    if data == "stationary" and model.c_in > 1:
+        data = "white"  # R3c needs white input for C_in > 1
+    stats = white(model, seed) if data == "white" else stationary(model, seed)
+    theory = Theory(model, stats)
+    if not theory.hypotheses["enough channels"].holds:
+        return
+    lr, steps, u0 = 0.5 * theory.max_stable_lr, 40, 1e-3 * np.max(theory.strengths)
+    run = train(Fast(model, stats), init_balanced(model, aligned_spectrum(stats, u0)),
+                lr * np.arange(steps + 1), method="gd", lr=lr)
+    predicted = iterated_gd(theory, steps, lr, u0)
+    assert predicted[-1].max() > 10 * u0  # the run leaves the initial plateau
+    assert np.abs(simulated_strengths(theory, run) - predicted).max() < 1e-10 * predicted.max()
+
+
+def test_iterated_gd_map_is_fully_connected_gradient_descent():
+    """The same map with ``c = 1`` for the fully connected network's modes."""
+    rng = np.random.default_rng(4)
+    stats = Statistics(shape=6, sxx=np.eye(6), syx=rng.standard_normal((3, 6)))
+    model = FullyConnected(6, 3, 3)
+    theory = Theory(model, stats)
+    lr, steps, u0 = 0.5 * theory.max_stable_lr, 60, 1e-3
+    u, s, vt = np.linalg.svd(stats.syx, full_matrices=False)
+    run = train(Dense(model, stats), init_balanced(model, u0 * u @ vt),
+                lr * np.arange(steps + 1), method="gd", lr=lr)
+    predicted = iterated_gd(theory, steps, lr, u0)
+    assert predicted[-1].max() > 10 * u0
+    assert np.abs(simulated_strengths(theory, run) - predicted).max() < 1e-10 * s.max()

@@ -1,5 +1,6 @@
 """Generated kernels (symcnn.codegen): NumPy against mpmath at 50 digits on extreme grids,
-mpmath against SymPy's evalf, C against NumPy, the disk cache, input validation.
+mpmath against SymPy's evalf, C against NumPy, the disk cache, input validation, ``check``
+(independent of the lowering), kernels rebuilt from their source without SymPy.
 
 The test problem is R3b, tau du/dt = 2 sqrt(N) u (s - lam u), u(0) = u0, solved here by
 ``sympy.dsolve``. Its stable form is written in this file, for the tests only, and checked
@@ -8,8 +9,11 @@ against the ODE symbolically before any numerics: with c = 2 sqrt(N) t / tau,
 which has no overflow (every term is bounded by 1/u0 or lam c) and no 0/0 at s = 0.
 """
 
-import argparse
+import doctest
+import importlib.util
+import json
 import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -23,8 +27,22 @@ import sympy as sp
 
 import symcnn
 from symcnn import codegen
-from symcnn.codegen import CompilerNotFound, Kernel, exprel
+from symcnn.codegen import (
+    CompilerNotFound,
+    Kernel,
+    checking,
+    compiler,
+    exprel,
+    functions,
+    lowering,
+    toolchain,
+)
+from symcnn.codegen import cache as codegen_cache
+from symcnn.codegen import kernel as kernel_module
+from symcnn.codegen.backends import BACKENDS
 from symcnn.symbolic import closed_forms
+
+ROOT = Path(__file__).resolve().parents[1]
 
 EPS = np.finfo(float).eps
 t, tau, s, lam, u0, N = sp.symbols("t tau s lambda u_0 N", positive=True)
@@ -266,8 +284,8 @@ def test_c_kernel_strides_and_shapes(cache_path, inner):
 
 def test_c_kernel_without_libmvec_is_scalar(cache_path, monkeypatch):
     """A failed link with libmvec (here: a missing library) gives the scalar kernel."""
-    monkeypatch.setattr(codegen, "VECTOR_MATH", True)
-    monkeypatch.setattr(codegen, "VECTOR_LIBS", ("-lsymcnn_no_such_library", "-lm"))
+    monkeypatch.setattr(toolchain, "VECTOR_MATH", True)
+    monkeypatch.setattr(toolchain, "VECTOR_LIBS", ("-lsymcnn_no_such_library", "-lm"))
     kernel = c_kernel(inner=(t,), cache=False)
     assert "__simd__" not in kernel.source and "target_clones" not in kernel.source
     grid = extreme_grid(1.3, 16.0, 1.0, times=50)
@@ -284,17 +302,15 @@ def test_hoisting_only_regroups(name):
         expr = reduction(name).stable
         args = reduction(name).arguments("stable")
         inner = (reduction(name).symbols["t"],)
-    hoisted, replacements, (reduced,), _ = codegen._lower([expr], args, inner)
+    hoisted, replacements, (reduced,), _ = lowering.lower([expr], args, inner)
     assert hoisted and all(sym.name != "a0" for _, v in hoisted for sym in v.free_symbols)
     for symbol, value in reversed(hoisted + replacements):
         reduced = reduced.xreplace({symbol: value})
-    renamed = {a: sp.Symbol(f"a{i}", **a.assumptions0) for i, a in enumerate(args)}
-    want = codegen.optimize(expr.xreplace(renamed), [codegen.expm1_opt, codegen.log1p_opt])
-    assert reduced == want
+    assert reduced == lowering.rewrite(expr.xreplace(lowering.renaming(args)))
 
 
 def test_without_compiler_c_backend_says_so(cache_path, monkeypatch):
-    monkeypatch.setattr(codegen, "find_c_compiler", lambda: None)
+    monkeypatch.setattr(toolchain, "find_c_compiler", lambda: None)
     with pytest.raises(CompilerNotFound, match="no C compiler found.*cc, gcc, clang"):
         codegen.compile(stable_form(), ARGS, backend="c")
 
@@ -308,7 +324,7 @@ def test_numpy_blocks_equal_one_pass_and_pointwise(cache_path, monkeypatch):
     grid = (rng.uniform(0, 5, size=(1, 7, 1, 9)), rng.uniform(0, 2, size=(5, 1, 3, 1)),
             1.5, rng.uniform(1e-3, 1, size=(3, 1)), 16.0, 1.0)
     whole = kernel(*grid)
-    monkeypatch.setattr(codegen, "BLOCK", 10)  # blocks along an inner axis, ragged ends
+    monkeypatch.setattr(kernel_module, "BLOCK", 10)  # blocks along an inner axis, ragged ends
     blocked = kernel(*grid)
     np.testing.assert_array_equal(blocked, whole)
     arrays = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in grid))
@@ -350,6 +366,12 @@ def test_exprel():
             want = mpmath.expm1(v) / v
             assert abs(mpmath.mpf(got._mpf_) - want) <= mpmath.mpf(10) ** -48 * want
     assert exprel(-z).is_positive is None and exprel(-t).is_positive
+
+
+def test_exprel_examples():
+    """The examples in exprel's docstring."""
+    results = doctest.testmod(functions, raise_on_error=False)
+    assert results.attempted >= 8 and results.failed == 0
 
 
 # Cache ------------------------------------------------------------------------------------
@@ -421,6 +443,19 @@ def test_corrupted_c_library_is_regenerated(cache_path):
     assert c_kernel()(*point) == want
 
 
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_unwritable_cache_warns_at_the_caller_and_compiles(tmp_path, backend):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    if backend == "c" and codegen.find_c_compiler() is None:
+        pytest.skip("no C compiler")
+    with pytest.warns(RuntimeWarning, match="could not write the kernel cache") as caught:
+        kernel = codegen.compile(stable_form(), ARGS, backend=backend, cache=blocked / "sub")
+    assert [Path(w.filename).name for w in caught] == [Path(__file__).name]
+    assert kernel.cache_status == "miss" and not (blocked / "sub").exists()
+    assert kernel(0.7, 0.4, 2.3, 1e-3, 7.0, 0.37) > 0
+
+
 def test_cache_locations(tmp_path, monkeypatch):
     monkeypatch.delenv("SYMCNN_CACHE", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
@@ -445,20 +480,21 @@ def test_generated_source_is_deterministic(tmp_path):
     script = (
         "import sympy as sp\n"
         "from symcnn import codegen\n"
+        "from symcnn.codegen.backends import BACKENDS, Spec\n"
         "from tests.test_codegen import ARGS, stable_form\n"
         "x, y = sp.symbols('x y')\n"
         "for backend in ('numpy', 'mpmath', 'c'):\n"
         "    if backend == 'c':\n"
-        "        source = codegen._c_source((stable_form(),), ARGS, 'k', ARGS[:1], True)\n"
+        "        spec = Spec((stable_form(),), ARGS, True, ARGS[:1], 'k')\n"
+        "        source = BACKENDS['c'].source(spec, vector=True)\n"
         "    else:\n"
         "        source = codegen.compile([stable_form(), sp.exp(x + y) - sp.exp(x)],\n"
         "            ARGS + (x, y), backend=backend, cache=False).source\n"
         "    print(source)\n")
-    root = Path(__file__).resolve().parents[1]
     outputs = []
     for seed in ("1", "2", "12345"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        done = subprocess.run([sys.executable, "-c", script], cwd=root, env=env,
+        done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
                               capture_output=True, text=True, check=True)
         outputs.append(done.stdout)
     assert outputs[0] == outputs[1] == outputs[2]
@@ -513,7 +549,7 @@ def test_expressions_are_validated(cache_path):
         codegen.compile(x, [x], inner=("y",))
 
 
-# Command line -----------------------------------------------------------------------------
+# Command line (symcnn.cli.codegen, which calls check) -----------------------------------------
 
 
 @cache
@@ -522,44 +558,129 @@ def reduction(name: str):
     return closed_forms.r5(2) if name == "r5" else getattr(closed_forms, name)()
 
 
-def cli(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="symcnn")
-    codegen.add_parser(parser.add_subparsers(dest="command", required=True))
-    return codegen.run(parser.parse_args(argv))
+# check: against SymPy's evalf of the expressions, not through the lowering -------------------
 
 
-def test_cli_codegen(cache_path, capsys, tmp_path):
-    reduction("r3b")
-    out = tmp_path / "r3b.py"
-    assert cli(["codegen", "r3b", "--out", str(out), "--check"]) == 0
-    source = out.read_text()
-    assert "Do not edit" in source and "arguments: a0 = t, a1 = tau, a2 = s" in source
-    err = capsys.readouterr().err
-    assert "cache miss" in err and "check: 1728 points" in err and "(ok" in err
-    assert cli(["codegen", "r3b", "--check"]) == 0
-    assert "cache hit" in capsys.readouterr().err
-    assert cli(["codegen", "r3b", "--backend", "mpmath", "--dps", "40", "--check"]) == 0
-    # the textbook form overflows at large 2 sqrt(N) s t / tau: --check fails
-    assert cli(["codegen", "r3b", "--field", "solution", "--check", "--no-cache"]) == 1
-    captured = capsys.readouterr()
-    assert "FAILED" in captured.err and "cache off" in captured.err
-    assert "def kernel(a0, a1, a2, a3, a4, a5)" in captured.out
+def test_check_compares_with_evalf_and_skips_singular_points(cache_path):
+    x, y = sp.symbols("x y", real=True)
+    exprs = [(sp.exp(x) - 1) / x, sp.exp(-x) * sp.cos(y)]  # the first is 0/0 at x = 0
+    values = {"x": [0.0, 1e-10, 1.0, 30.0], "y": [0.5, 2.0]}
+    kernel = codegen.compile(exprs, [x, y])
+    worst, compared = codegen.check(kernel, values)
+    assert compared == 8 + 6 and worst <= 1e-15  # the first output is skipped at x = 0
+    exact = codegen.compile(exprs, [x, y], backend="mpmath", dps=40)  # raises at 0/0
+    worst, compared = codegen.check(exact, {"x": values["x"][1:], "y": values["y"]})
+    assert compared == 12 and worst <= 1e-38
+    # a kernel value that is not finite where the expression is: an infinite difference
+    overflowing = codegen.compile(sp.exp(x) / (sp.exp(x) + 1), [x])  # inf/inf at 800
+    assert codegen.check(overflowing, {"x": [1.0, 800.0]}) == (float("inf"), 2)
+    source_only = Kernel.from_python_source(kernel.source, kernel.names, 2, kernel.key)
+    with pytest.raises(ValueError, match="expressions"):
+        codegen.check(source_only, values)
 
 
-def test_symcnn_codegen_is_a_command(cache_path, capsys):
-    from symcnn.cli import main
+def test_check_catches_a_lowering_bug_that_same_lowering_mpmath_misses(cache_path,
+                                                                        monkeypatch):
+    """A broken rewrite step (it drops a term) gives wrong kernels in every backend alike:
+    comparing with the mpmath kernel of the same lowering (check's former reference) sees
+    nothing, ``check`` sees the term."""
+    x, y = sp.symbols("x y", positive=True)
+    expr = sp.exp(-x) + y**2 / 10**8
+    values = {"x": [0.0, 0.5, 3.0], "y": [1.0, 10.0, 100.0]}
+    grid = np.meshgrid(*(np.array(v) for v in values.values()), indexing="ij")
+    good = codegen.compile(expr, [x, y], cache=False)
+    assert codegen.check(good, values) == (pytest.approx(0, abs=1e-15), 9)
+    rewrite, a1 = lowering.rewrite, lowering.renaming((x, y))[y]
 
-    assert main(["codegen", "r5", "--depth", "1", "--check"]) == 0
-    assert "check: " in capsys.readouterr().err
-    with pytest.raises(SystemExit, match="depth_l must be >= 2"):
-        main(["codegen", "r5", "--depth", "0"])
+    def dropping(e):  # the bug: the term in y is lost
+        return rewrite(e.func(*[arg for arg in e.args if not arg.has(a1)]))
+
+    monkeypatch.setattr(lowering, "rewrite", dropping)
+    broken = codegen.compile(expr, [x, y], cache=False)
+    same_lowering = codegen.compile(expr, [x, y], backend="mpmath", dps=50, cache=False)
+    got, want = broken(*grid), same_lowering(*grid).astype(float)
+    np.testing.assert_allclose(got, np.exp(-grid[0]), rtol=1e-15)  # y is gone
+    np.testing.assert_allclose(got, want, rtol=1e-15)  # and the old reference agrees
+    worst, compared = codegen.check(broken, values)
+    assert compared == 9 and worst > 1e-3  # y**2/1e8 = 1e-4 against e^-3 = 0.05
 
 
-def test_cli_codegen_without_compiler(cache_path, monkeypatch):
-    reduction("r3b")
-    monkeypatch.setattr(codegen, "find_c_compiler", lambda: None)
-    with pytest.raises(SystemExit, match="no C compiler found"):
-        cli(["codegen", "r3b", "--backend", "c"])
+# Public face, lazy loading, kernels from source without SymPy --------------------------------
+
+
+def test_public_names_load_lazily():
+    assert dir(codegen) == codegen.__all__
+    assert codegen.compile is compiler.compile and codegen.check is checking.check
+    assert codegen.exprel is functions.exprel and codegen.BACKENDS is BACKENDS
+    assert codegen.cache_key is compiler.cache_key and codegen.cache_dir is codegen_cache.cache_dir
+    assert list(BACKENDS) == ["numpy", "mpmath", "c"]
+    with pytest.raises(AttributeError, match="no attribute 'no_such_name'"):
+        codegen.no_such_name  # noqa: B018
+
+
+def test_kernel_from_python_source(cache_path):
+    x, y = sp.symbols("x y", real=True)
+    for exprs, single in ((sp.exp(-x) * exprel(-y), True), ([sp.exp(-x), x * y], False),
+                          ([x * exprel(y)], False)):
+        kernel = codegen.compile(exprs, [x, y])
+        rebuilt = Kernel.from_python_source(kernel.source, kernel.names, kernel.n_outputs,
+                                            kernel.key, single=single)
+        assert repr(rebuilt) == repr(kernel).replace("cache miss", "cache hit")
+        assert rebuilt.operations == kernel.operations
+        assert rebuilt.exprs is None and rebuilt.backend == "numpy"
+        point = (np.array([0.0, 0.5]), np.array([[0.0], [2.0]]))
+        np.testing.assert_array_equal(rebuilt(*point), kernel(*point))
+    assert Kernel.from_python_source(kernel.source, ("x", "y"), 1, "k").single
+
+
+def test_cache_and_kernel_modules_load_no_sympy(cache_path, tmp_path):
+    """A NumPy kernel stored by its source, names, number of outputs and key is rebuilt
+    and called in a fresh process that never imports SymPy (only the lazy names do)."""
+    x, y = sp.symbols("x y", real=True)
+    kernel = codegen.compile([sp.exp(-x) * exprel(-y), sp.log(1 + x**2)], [x, y])
+    record = tmp_path / "kernel.json"
+    record.write_text(json.dumps({"source": kernel.source, "names": kernel.names,
+                                  "n_outputs": kernel.n_outputs, "key": kernel.key}))
+    script = (
+        "import json, sys\n"
+        "import symcnn.codegen, symcnn.codegen.cache, symcnn.codegen.kernel\n"
+        "from symcnn.codegen.kernel import Kernel\n"
+        "r = json.loads(open(sys.argv[1]).read())\n"
+        "k = Kernel.from_python_source(r['source'], r['names'], r['n_outputs'], r['key'])\n"
+        "out = k([0.0, 0.5], [[0.0], [2.0]])\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'sympy')\n"
+        "print(json.dumps([repr(k), k.operations, [o.tolist() for o in out], loaded]))\n"
+        "from symcnn.codegen import exprel\n"
+        "print('sympy' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", script, str(record)], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    first, second = done.stdout.splitlines()
+    text, operations, values, loaded = json.loads(first)
+    assert loaded == [] and second == "True"
+    assert text == repr(kernel).replace("cache miss", "cache hit")
+    assert operations == kernel.operations
+    want = kernel([0.0, 0.5], [[0.0], [2.0]])
+    assert [np.array(v).tolist() for v in values] == [w.tolist() for w in want]
+
+
+def test_generator_hash_covers_every_module(tmp_path):
+    """An edit to any module of symcnn.codegen changes the hash in every cache key."""
+    copy = tmp_path / "codegen"
+    shutil.copytree(Path(codegen.__file__).parent, copy,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    spec = importlib.util.spec_from_file_location("codegen_cache_copy", copy / "cache.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    original = module.generator_hash.__wrapped__()
+    assert original == codegen_cache.generator_hash()
+    files = sorted(copy.rglob("*.py"))
+    assert {"__init__.py", "cache.py", "c.py", "kernel.py"} <= {f.name for f in files}
+    for path in files:
+        text = path.read_bytes()
+        path.write_bytes(text + b"# edited\n")
+        assert module.generator_hash.__wrapped__() != original, path
+        path.write_bytes(text)
+    assert module.generator_hash.__wrapped__() == original
 
 
 # The closed forms of symcnn.closed_forms ----------------------------------------------------
@@ -603,8 +724,6 @@ def log_derivative_t(kernel, arrays, axes):
 @pytest.mark.parametrize("name", ["r1", "r3", "r3b", "r3c", "r5"])
 def test_closed_forms_compile_and_match_50_digits(cache_path, name):
     reduction_ = reduction(name)
-    for field in ("solution", "stable", "half_time", "u_inf", "symbols"):
-        assert hasattr(reduction_, field), field
     stable = reduction_.stable
     times = np.concatenate([[0.0], np.geomspace(1e-3, 2e3, 24)])
     args, axes, arrays = role_grid(reduction_, "stable", times)

@@ -1,9 +1,10 @@
 """``symcnn.data`` (statistics, their Fourier structure, synthetic datasets) against
 independent references: explicit DFT matrices, loops over samples and pixels, scipy's SVD.
 
-Conventions (THEORY.md sections 1-2): inputs flattened channel-major, then row-major over
-pixels; unitary DFT ``U[f, n] = N^(-1/2) exp(-2 pi i f.n / N)``; ``Lambda_f`` the
-``(f, f)`` block of ``U Sigma_xx U^*``; ``T_f`` the ``f`` block of ``Sigma_yx U^*``.
+Conventions (docs/theory-reference.md, Setting and Conventions): inputs flattened
+channel-major, then row-major over pixels; unitary DFT
+``U[f, n] = N^(-1/2) exp(-2 pi i f.n / N)``; ``Lambda_f`` the ``(f, f)`` block of
+``U Sigma_xx U^*``; ``T_f`` the ``f`` block of ``Sigma_yx U^*``.
 Tolerances: ``1e-12`` relative for identities that hold exactly in exact arithmetic
 (float64 rounding only), unless stated otherwise next to the assertion.
 """
@@ -671,8 +672,8 @@ def test_grating_that_vanishes_is_refused(shape, f):
     (8, 1.5, "frequency"),
 ])
 def test_grating_rejects_bad_frequency(shape, frequency, match):
-    """A frequency is an integer index per dimension (THEORY.md section 2); non-finite or
-    fractional ones would give NaN images or a spectrum off ``+-f``."""
+    """A frequency is an integer index per dimension (docs/theory-reference.md,
+    Conventions); non-finite or fractional ones would give NaN images or a spectrum off ``+-f``."""
     with pytest.raises(ValueError, match=match):
         grating(shape, frequency)
 

@@ -3,12 +3,22 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import mpmath
 import pytest
 import sympy as sp
 
-from symcnn.symbolic.derivation import Derivation, DerivationError
+from symcnn.symbolic.derivation import (
+    Derivation,
+    DerivationError,
+    Document,
+    mpmath_matrix,
+    op,
+)
 from tests.reference import compile_latex
+
+ROOT = Path(__file__).resolve().parents[1]
 
 a, b = sp.symbols("a b", real=True)
 n, f = sp.symbols("n f", integer=True)
@@ -100,15 +110,76 @@ def test_write_by_suffix(tmp_path):
         d.write(tmp_path / "p.txt")
 
 
+@pytest.mark.slow  # three fresh interpreters
 def test_rendering_is_identical_across_processes():
     """Fresh interpreters with different hash seeds render the same bytes."""
     code = ("from tests.test_derivation import example; d = example(); "
             "print(d.to_latex() + d.to_markdown())")
     outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                              check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+                              check=True, cwd=ROOT,
+                              env={**os.environ, "PYTHONHASHSEED": seed}).stdout
                for seed in ("1", "2", "3")}
     assert len(outputs) == 1
 
 
 def test_latex_compiles(tmp_path):
     compile_latex(example().write(tmp_path / "d.tex"))
+
+
+def second() -> Derivation:
+    d = Derivation("A second part", "Its own description.")
+    d.step("difference of squares", (a - b) * (a + b), a**2 - b**2, "expand")
+    return d
+
+
+def test_a_document_puts_the_parts_under_one_title(tmp_path):
+    parts = [example(), second()]
+    doc = Document("Two parts & a title", "An intro with $x_n$ and 5%.", parts)
+    assert [s.name for s in doc.steps] == ["square", "pythagoras", "parseval",
+                                           "difference of squares"]
+    md = doc.to_markdown()
+    assert md.startswith("# Two parts & a title\n\nAn intro with $x_n$ and 5%.\n\n"
+                         "## Parseval for the unitary DFT\n")
+    assert "\n## A second part\n" in md and md.count("\n# ") == 0
+    for part in parts:  # each part's own rendering, title demoted
+        assert part.to_markdown().replace("# ", "## ", 1) in md
+    tex = doc.to_latex()
+    assert tex.startswith("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n"
+                          "\\allowdisplaybreaks\n\\begin{document}\n"
+                          "\\title{Two parts \\& a title}\n\\date{}\n\\maketitle\n"
+                          "An intro with $x_n$ and 5\\%.\n\\section*{Parseval")
+    assert tex.endswith("\\end{enumerate}\n\\end{document}\n")
+    assert tex.count("\\begin{document}") == 1 and tex.count("\\section*{") == 2
+    for part in parts:  # each part's body, between its own \begin/\end{document}
+        body = part.to_latex().split("\\begin{document}\n")[1].split("\\end{document}")[0]
+        assert body in tex
+    assert doc._repr_markdown_() == md
+    assert doc.write(tmp_path / "d.md").read_text() == md
+    assert doc.write(tmp_path / "sub" / "d.tex").read_text() == tex
+    with pytest.raises(ValueError, match="must end in .tex or .md"):
+        doc.write(tmp_path / "d.txt")
+    compile_latex(tmp_path / "sub" / "d.tex")
+
+
+def test_a_document_without_intro_has_no_intro_paragraph():
+    doc = Document("Title", parts=[second()])
+    assert doc.to_markdown().startswith("# Title\n\n## A second part\n")
+    assert "\\maketitle\n\\section*{A second part}" in doc.to_latex()
+
+
+def test_display_symbols_do_not_commute():
+    assert op("D") * op("S") != op("S") * op("D")
+    assert sp.latex(op("D") * op("S^{2}")) == "D S^{2}"
+
+
+def test_mpmath_matrix_keeps_the_digits_asked_for():
+    third = sp.Rational(1, 3)
+    matrix = sp.Matrix([[third, sp.sqrt(2) * sp.I], [1 - sp.I, 0]])
+    with mpmath.workdps(50):
+        got = mpmath_matrix(matrix, 60)
+        assert got.rows == got.cols == 2
+        assert abs(got[0, 0] - mpmath.mpf(1) / 3) < mpmath.mpf(10) ** -49
+        assert abs(got[0, 1] - mpmath.sqrt(2) * 1j) < mpmath.mpf(10) ** -49
+        assert got[1, 0] == mpmath.mpc(1, -1) and got[1, 1] == 0
+        low = mpmath_matrix(matrix, 10)  # evaluated at 10 digits only
+        assert 1e-12 < abs(low[0, 0] - mpmath.mpf(1) / 3) < 1e-9

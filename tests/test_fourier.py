@@ -1,4 +1,4 @@
-"""Fourier conventions (THEORY.md section 2) against explicit DFT matrices."""
+"""Fourier conventions (docs/theory-reference.md, Conventions) against explicit DFT matrices."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""The model against its definition (THEORY.md section 1), and bad specifications."""
+"""The model against its definition (docs/theory-reference.md, Setting), and bad specifications."""
 
 import itertools
 

@@ -134,7 +134,8 @@ def test_balanced_init_realises_the_spectrum_and_is_balanced(model, seed, u0):
 
 
 def r3(s, u0, n, t):
-    """THEORY.md R3: ``u(t) = s E / (E - 1 + s / u0)``, ``E = exp(2 sqrt(N) s t)``."""
+    """docs/theory-reference.md, R3: ``u(t) = s E / (E - 1 + s / u0)``,
+    ``E = exp(2 sqrt(N) s t)``."""
     e = np.exp(2 * np.sqrt(n) * s * t)
     return s * e / (e - 1 + s / u0)
 

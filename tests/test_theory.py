@@ -20,8 +20,9 @@ from symcnn import (
     train,
 )
 from symcnn.strategies import examples, models, seeds, stationary, white
+from symcnn.symbolic.closed_forms import gd
 from symcnn.symbolic.derivation import DerivationError
-from symcnn.theory import ApproximationWarning, Theory, gd_map
+from symcnn.theory import ApproximationWarning, Theory
 
 
 def simulated_strengths(theory, run):
@@ -46,8 +47,8 @@ def simulated_and_predicted_half_times(theory, start):
     return run.half_way_times(theory.stats.modes(), final), half
 
 
-def test_gd_map_is_derived_and_checked():
-    d = gd_map()
+def test_the_gd_map_is_derived_and_checked():
+    d = gd().derivation
     assert [s.name for s in d.steps] == ["readout keeps its phase", "kernel stays balanced",
                                          "strength map", "fixed point", "stability"]
     assert all(s.verified.startswith("verified exactly") for s in d.steps)

@@ -7,51 +7,49 @@ import sys
 from pathlib import Path
 
 from .. import codegen
-from ..codegen import BACKENDS, CompilerNotFound
+from ..codegen import BACKENDS
+from ..symbolic import registry
 
-REDUCTIONS = ("r1", "r3", "r3b", "r3c", "r5")
+FIELDS = ("stable", "solution", "half_time", "u_inf", "time_of_u", "update")
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Add ``symcnn codegen`` to an ``argparse`` subparsers object."""
-    parser = subparsers.add_parser(
-        "codegen", help="generate a kernel for a closed form",
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        "codegen", help="generate the numeric kernel of a closed form",
         description="Generate (or fetch from the cache) the kernel of a closed form of "
-                    "symcnn.closed_forms and print its source; --check compares it with "
-                    "mpmath at 50 digits on a grid including extreme values.")
-    parser.add_argument("reduction", choices=REDUCTIONS)
-    parser.add_argument("--depth", type=int, default=2,
+                    "symcnn.symbolic.registry and print its source; --check compares it with "
+                    "SymPy's evalf at 50 digits on a grid including extreme values.")
+    parser.add_argument("reduction", choices=registry.closed_forms_names(), metavar="NAME",
+                        help="one of " + ", ".join(registry.closed_forms_names()))
+    parser.add_argument("--depth", type=int,
                         help="convolution layers for r5, L = depth + 1 layers (default 2)")
-    parser.add_argument("--field", default="stable",
-                        choices=["stable", "solution", "half_time", "u_inf", "time_of_u"],
-                        help="which expression of the reduction (default stable)")
+    parser.add_argument("--field", default="stable", choices=FIELDS,
+                        help="which expression of the closed form (default stable)")
     parser.add_argument("--backend", default="numpy", choices=list(BACKENDS))
-    parser.add_argument("--dps", type=int, default=30, help="digits, mpmath backend")
+    parser.add_argument("--dps", type=int, help="digits, mpmath backend (default 30)")
     parser.add_argument("--cache-dir", metavar="DIR", help="cache directory (default: "
                         "$SYMCNN_CACHE or the user cache directory)")
     parser.add_argument("--no-cache", action="store_true", help="do not use the cache")
     parser.add_argument("--out", metavar="FILE", help="write the source here")
     parser.add_argument("--check", action="store_true",
-                        help="compare with the expression at 50 digits (mpmath) on a grid "
+                        help="compare with the expression at 50 digits (evalf) on a grid "
                              "with extreme values; exit 1 above 1e-12 (1e-25 for mpmath)")
-    return parser
+    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """``symcnn codegen``: returns the exit status."""
-    from ..symbolic import closed_forms
-
-    build = getattr(closed_forms, args.reduction)
-    try:
-        reduction = build(args.depth + 1) if args.reduction == "r5" else build()
-    except ValueError as error:
-        raise SystemExit(f"symcnn codegen: {error}") from None
+    if args.dps is not None and args.backend != "mpmath":
+        raise ValueError(f"--dps applies to --backend mpmath, not to {args.backend}")
+    if args.no_cache and args.cache_dir:
+        raise ValueError("--cache-dir and --no-cache exclude each other")
+    options = {} if args.depth is None else {"depth": args.depth}
+    if options and "depth" not in registry.get(args.reduction).options:
+        raise ValueError(f"--depth applies to r5, not to {args.reduction}")
+    reduction = registry.closed_form(args.reduction, **options)
     cache = False if args.no_cache else args.cache_dir
-    try:
-        kernel = reduction.kernel(args.field, backend=args.backend, dps=args.dps,
-                                  cache=cache)
-    except (CompilerNotFound, ValueError) as error:
-        raise SystemExit(f"symcnn codegen: {error}") from None
+    kernel = reduction.kernel(args.field, backend=args.backend,
+                              dps=30 if args.dps is None else args.dps, cache=cache)
     if args.out:
         Path(args.out).write_text(kernel.source)
     else:
@@ -73,5 +71,6 @@ def run(args: argparse.Namespace) -> int:
 
 ROLE_GRID = {"t": [0.0, 1e-3, 0.37, 1.0, 7.5, 1e3], "s": [0.0, 1e-20, 1e-3, 0.37, 1.0, 7.5],
              "lam": [0.5, 2.3], "u0": [1e-300, 1e-12, 0.37, 5.0], "N": [1.0, 16.0, 1e3],
-             "tau": [0.37, 1.0], "u": [1e-200, 1e-6, 0.1, 0.37, 2.0]}
+             "tau": [0.37, 1.0], "u": [1e-200, 1e-6, 0.1, 0.37, 2.0],
+             "eta": [1e-3, 0.05, 0.4], "c": [1.0, 4.0]}
 """Values of ``symcnn codegen --check``, by role (key of ``Reduction.symbols``)."""

@@ -11,7 +11,11 @@
 A failing check raises :class:`DerivationError` naming the step.  A derivation renders to a
 standalone LaTeX (amsmath) document, to Markdown with ``$$`` math, and in Jupyter through
 ``_repr_latex_``; the output depends only on the derivation, so it is byte-identical across
-runs and machines.
+runs and machines.  A :class:`Document` puts several derivations under one title (e.g.
+docs/derivations/closed_forms.{tex,md}).
+
+Helpers shared by the derivations: :func:`op` (a display symbol) and :func:`mpmath_matrix`
+(a numeric SymPy matrix in mpmath).
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import mpmath
 import sympy as sp
 
 MIN_DIGITS = 30
+_LATEX_HEAD = (r"\documentclass{article}", r"\usepackage{amsmath,amssymb}",
+               r"\allowdisplaybreaks")
 
 
 class DerivationError(AssertionError):
@@ -96,9 +102,12 @@ class Derivation:
 
     def to_latex(self) -> str:
         """A standalone amsmath document."""
-        lines = [r"\documentclass{article}", r"\usepackage{amsmath,amssymb}",
-                 r"\allowdisplaybreaks", r"\begin{document}",
-                 rf"\section*{{{_tex_text(self.title)}}}"]
+        return "\n".join([*_LATEX_HEAD, r"\begin{document}", *self._latex_body(),
+                          r"\end{document}", ""])
+
+    def _latex_body(self) -> list[str]:
+        """The lines between ``\\begin{document}`` and ``\\end{document}``."""
+        lines = [rf"\section*{{{_tex_text(self.title)}}}"]
         if self.description:
             lines.append(_tex_text(self.description))
         if self.hypotheses:
@@ -110,8 +119,8 @@ class Derivation:
             lines += [rf"\item \textbf{{{_tex_text(s.name)}}}: {_tex_text(s.justification)}",
                       r"\begin{align*}", s.latex(), r"\end{align*}",
                       rf"\emph{{Check: {_tex_text(s.verified)}.}}"]
-        lines += [r"\end{enumerate}", r"\end{document}", ""]
-        return "\n".join(lines)
+        lines.append(r"\end{enumerate}")
+        return lines
 
     def to_markdown(self) -> str:
         """Markdown with ``$$`` display math."""
@@ -131,13 +140,81 @@ class Derivation:
 
     def write(self, path) -> Path:
         """Write ``.tex`` or ``.md`` by the file's suffix."""
-        path = Path(path)
-        render = {".tex": self.to_latex, ".md": self.to_markdown}.get(path.suffix)
-        if render is None:
-            raise ValueError(f"path must end in .tex or .md, got {path.name!r}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render())
-        return path
+        return _write(path, {".tex": self.to_latex, ".md": self.to_markdown})
+
+
+@dataclass
+class Document:
+    """Several derivations under one title: an amsmath document with a section per part,
+    or Markdown with a ``##`` section per part.
+
+    Attributes
+    ----------
+    title : str
+        The document's title (LaTeX text).
+    intro : str
+        A paragraph after the title (text with ``$...$`` math).
+    parts : list of Derivation
+        The sections, in order.
+    """
+
+    title: str
+    intro: str = ""
+    parts: list[Derivation] = field(default_factory=list)
+
+    @property
+    def steps(self) -> list[Step]:
+        """Every part's steps, in order (``len(document.steps)`` counts them)."""
+        return [s for part in self.parts for s in part.steps]
+
+    def to_latex(self) -> str:
+        """One amsmath document with a section per part."""
+        lines = [*_LATEX_HEAD, r"\begin{document}", rf"\title{{{_tex_text(self.title)}}}",
+                 r"\date{}", r"\maketitle"]
+        if self.intro:
+            lines.append(_tex_text(self.intro))
+        for part in self.parts:
+            lines += part._latex_body()
+        return "\n".join([*lines, r"\end{document}", ""])
+
+    def to_markdown(self) -> str:
+        """Markdown with a ``##`` section per part (each part's title demoted)."""
+        lines = [f"# {self.title}", ""]
+        if self.intro:
+            lines += [self.intro, ""]
+        for part in self.parts:
+            lines.append(re.sub(r"^# ", "## ", part.to_markdown(), count=1))
+        return "\n".join(lines)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def write(self, path) -> Path:
+        """Write ``.tex`` or ``.md`` by the file's suffix."""
+        return _write(path, {".tex": self.to_latex, ".md": self.to_markdown})
+
+
+def _write(path, renders: dict) -> Path:
+    path = Path(path)
+    render = renders.get(path.suffix)
+    if render is None:
+        raise ValueError(f"path must end in .tex or .md, got {path.name!r}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render())
+    return path
+
+
+def op(latex: str) -> sp.Symbol:
+    """A noncommutative symbol printed as ``latex``, for the abstract (display) form of a
+    step, e.g. ``op("D") * op("S^{2}") * op("\\kappa")``."""
+    return sp.Symbol(latex, commutative=False)
+
+
+def mpmath_matrix(matrix, digits: int) -> mpmath.matrix:
+    """The numeric SymPy ``matrix`` as an ``mpmath.matrix`` of ``mpc``: each entry evaluated
+    by ``sympy.N`` at ``digits`` digits, then read at mpmath's working precision."""
+    return mpmath.matrix([[mpmath.mpc(*(str(part) for part in sp.N(v, digits).as_real_imag()))
+                           for v in row] for row in sp.Matrix(matrix).tolist()])
 
 
 def check_exact(lhs, rhs) -> str:
@@ -218,9 +295,7 @@ def _determinant(matrix, digits: int) -> sp.Float:
     """``det`` of a numeric matrix by mpmath with 10 guard digits (SymPy's exact
     elimination can mis-test a radical pivot for zero, e.g. at N = 12)."""
     with mpmath.workdps(digits + 10):
-        entries = [[mpmath.mpc(*(str(part) for part in sp.N(v, digits + 10).as_real_imag()))
-                    for v in row] for row in sp.Matrix(matrix).tolist()]
-        value = mpmath.det(mpmath.matrix(entries))
+        value = mpmath.det(mpmath_matrix(matrix, digits + 10))
     return sp.Float(value.real, digits + 10) + sp.I * sp.Float(value.imag, digits + 10)
 
 

@@ -1,5 +1,5 @@
-"""The Fourier reduction of a linear CNN's gradient flow (THEORY.md R2, R4), as checked
-derivations.
+"""The Fourier reduction of a linear CNN's gradient flow (docs/theory-reference.md, R2, R4),
+as checked derivations.
 
 General ``N`` (:func:`cnn_fourier`, R2; :func:`small_kernels`, R4): index notation for one
 spatial dimension and one channel pair (the 2-D case is the product of two 1-D transforms;
@@ -11,7 +11,7 @@ of unity cannot be decided symbolically for symbolic ``N``; they are checked at 
 random ``N, k`` and data.
 
 Explicit sizes (:func:`explicit_fourier`): the pixel-space flow of
-:func:`symcnn.symbolic.gradient_flow` for a given depth-1 model, with symbolic stationary
+:func:`symcnn.symbolic.pixel.gradient_flow` for a given depth-1 model, with symbolic stationary
 statistics, pushed through the change of variables; exact for roots of unity in radicals.
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 import sympy as sp
 
 from ..model import LinearCNN, block_circulant
-from .derivation import Derivation
+from .derivation import Derivation, op
 from .pixel import PixelFlow, describe, gradient_flow, layer_matrix, statistics_symbols
 
 N = sp.Symbol("N", integer=True, positive=True)
@@ -183,7 +183,7 @@ def small_kernels(convention: str = "correlation") -> Derivation:
         "e^{2\\pi i f\\,\\mathrm{lag}(p)/N}$, $\\beta_f = (W U^*)_f$, $\\hat G_f = M_f\\Lambda_f"
         " - T_f$. A kernel weight acts at every frequency, so the kernel flow couples "
         "frequencies through the Dirichlet matrix $D_{fg} = \\sum_p e^{2\\pi i (f - g)\\,"
-        "\\mathrm{lag}(p)/N}$ (THEORY.md R4).")
+        "\\mathrm{lag}(p)/N}$ (docs/theory-reference.md, R4).")
     d.assume("one spatial dimension, one channel pair (2-D: $D$ is the Kronecker product of "
              "the 1-D matrices)")
     d.assume("$1 \\le k \\le N$, $o = \\lfloor (k - 1)/2 \\rfloor$, $\\mathrm{lag}(p) = "
@@ -338,7 +338,9 @@ def row_spectrum(a: sp.Matrix, u: sp.Matrix, channels: int) -> list[sp.Matrix]:
 
 
 def dirichlet_matrix(model: LinearCNN) -> sp.Matrix:
-    """``D[f, g] = sum_p exp(2 pi i (f - g).lag(p) / N)``, ``N x N`` (THEORY.md R4)."""
+    """``D[f, g] = sum_p exp(2 pi i (f - g).lag(p) / N)``, ``N x N``, exact (in radicals
+    for :data:`RADICAL_SIZES`; docs/theory-reference.md, R4).  The same matrix in floating
+    point, for numerics, is :func:`symcnn.theory.small_kernels.dirichlet_matrix`."""
     grid = sites(model)
     return sp.Matrix(len(grid), len(grid), lambda i, j: sp.expand(sp.Add(*[
         phase(model, [fi - gi for fi, gi in zip(grid[i], grid[j], strict=True)], lag_)
@@ -369,11 +371,6 @@ def _block_diagonal(blocks: list[sp.Matrix]) -> sp.Matrix:
     n_pix, (rows, cols) = len(blocks), blocks[0].shape
     return sp.Matrix(rows * n_pix, cols * n_pix, lambda i, j: (
         blocks[i % n_pix][i // n_pix, j // n_pix] if i % n_pix == j % n_pix else 0))
-
-
-def _op(latex: str) -> sp.Symbol:
-    """A noncommutative symbol printed as ``latex``, for display forms."""
-    return sp.Symbol(latex, commutative=False)
 
 
 @dataclass(frozen=True)
@@ -423,9 +420,9 @@ def explicit_spectra(model: LinearCNN, flow: PixelFlow) -> ExplicitSpectra:
 def explicit_fourier(model: LinearCNN) -> Derivation:
     """The Fourier reduction (R2, R4) for the explicit sizes of a depth-1 ``model``.
 
-    The pixel-space flow of :func:`symcnn.symbolic.gradient_flow` with stationary statistics
-    (:func:`stationary_statistics`), pushed through ``kappa_f`` and ``beta_f = (W U^*)_f``
-    (:func:`explicit_spectra`), is ``tau dbeta_f/dt = -G_f kappa_f^*`` and ``tau
+    The pixel-space flow of :func:`symcnn.symbolic.pixel.gradient_flow` with stationary
+    statistics (:func:`stationary_statistics`), pushed through ``kappa_f`` and ``beta_f =
+    (W U^*)_f`` (:func:`explicit_spectra`), is ``tau dbeta_f/dt = -G_f kappa_f^*`` and ``tau
     dkappa_f/dt = -sum_g D[f, g] beta_g^* G_g``, with ``G_f = M_f Lambda_f - T_f`` and
     ``M_f = beta_f kappa_f``; for ``k = N``, ``D = N I`` and ``beta_f^* beta_f - kappa_f
     kappa_f^* / N`` is conserved.  Checked exactly when every ``N_i`` is in
@@ -459,9 +456,9 @@ def explicit_fourier(model: LinearCNN) -> Derivation:
              "$a_{c c' d} = a_{c' c (-d)}$, one real symbol per independent entry; generic "
              "real $\\Sigma_{yx}$")
     d.assume(f"steps 1-{len(flow.derivation.steps)} are the pixel-space derivation of "
-             "symcnn.symbolic.gradient_flow; the Fourier steps are polynomial identities in "
-             "the weights, the statistics and the symbols $G_{oj}$, so generic symbols prove "
-             "them for these sizes")
+             "symcnn.symbolic.pixel.gradient_flow; the Fourier steps are polynomial "
+             "identities in the weights, the statistics and the symbols $G_{oj}$, so generic "
+             "symbols prove them for these sizes")
     d.assume("roots of unity in radicals: the steps are checked exactly" if check == "exact"
              else "roots of unity of an order outside 1, 2, 3, 4, 6, 8, 12: the steps are "
              "checked numerically")
@@ -472,47 +469,47 @@ def explicit_fourier(model: LinearCNN) -> Derivation:
            "the blocks of $\\Sigma_{xx}$ are circulant, hence diagonal in frequency, with "
            "$\\Lambda_f = \\sum_d a_d\\, e^{2\\pi i f\\cdot d/N}$ (a $C_{in} \\times C_{in}$ "
            "matrix)", check=check,
-           display=(_op("\\left(U \\Sigma_{xx} U^{*}\\right)_{fg}"),
-                    _op("\\delta_{fg} \\sum_{d} a_{d}\\, e^{2\\pi i f\\cdot d/N}")))
+           display=(op("\\left(U \\Sigma_{xx} U^{*}\\right)_{fg}"),
+                    op("\\delta_{fg} \\sum_{d} a_{d}\\, e^{2\\pi i f\\cdot d/N}")))
     d.step("gradient in frequency", sp.Matrix.vstack(*row_spectrum(flow.g, spec.u, c_in)),
            sp.Matrix.vstack(*[mf * lf - tf for mf, lf, tf in zip(spec.m, spec.lam, spec.t,
                                                                   strict=True)]),
            "$G = M\\Sigma_{xx} - \\Sigma_{yx}$ with $U\\Sigma_{xx}U^*$ block-diagonal, for a "
            "generic $M$", check=check,
-           display=(_op("\\hat{G}_f"), _op("M_f") * _op("\\Lambda_f") - _op("T_f")))
+           display=(op("\\hat{G}_f"), op("M_f") * op("\\Lambda_f") - op("T_f")))
     d.step("circulant diagonalisation", sp.Matrix(layer_matrix(model, flow.params[0])),
            sp.diag(*[spec.u] * c_out).H * _block_diagonal(spec.kappa) * u_in,
            "the layer matrix is block-circulant; its blocks are diagonal in frequency with "
            "$\\kappa_f$", check=check,
-           display=(_op("K"), _op("U^{*}") * _op("\\operatorname{diag}(\\kappa)") * _op("U")))
+           display=(op("K"), op("U^{*}") * op("\\operatorname{diag}(\\kappa)") * op("U")))
     d.step("end-to-end map in frequency", sp.Matrix.vstack(*row_spectrum(flow.m, spec.u, c_in)),
            sp.Matrix.vstack(*[b * kf for b, kf in zip(spec.beta, spec.kappa, strict=True)]),
            "$M U^* = W U^* \\operatorname{diag}(\\kappa)$ by the circulant diagonalisation",
-           check=check, display=(_op("M_f"), _op("\\beta_f") * _op("\\kappa_f")))
+           check=check, display=(op("M_f"), op("\\beta_f") * op("\\kappa_f")))
     d.step("readout flow", sp.Matrix.vstack(*spec.beta_dot),
            sp.Matrix.vstack(*[-gf * kf.H for gf, kf in zip(spec.g_hat, spec.kappa, strict=True)]),
            "the pixel flow of $W$ through $\\beta_f = (W U^*)_f$; with the gradient in "
            "frequency, $\\tau\\dot\\beta_f = (T_f - M_f\\Lambda_f)\\kappa_f^*$ (R2)", check=check,
-           display=(_op("\\tau \\dot{\\beta}_f"), -_op("\\hat{G}_f") * _op("\\kappa_f^{*}")))
+           display=(op("\\tau \\dot{\\beta}_f"), -op("\\hat{G}_f") * op("\\kappa_f^{*}")))
     d.step("kernel flow", sp.Matrix.vstack(*spec.kappa_dot), coupled_kernel_flow(spec),
            "the pixel flow of $w$ through $\\kappa_f$, with the Dirichlet matrix $D_{fg} = "
            "\\sum_p e^{2\\pi i (f - g)\\cdot\\mathrm{lag}(p)/N}$: "
            "$\\tau\\dot\\kappa_f = \\sum_g D_{fg}\\beta_g^*(T_g - M_g\\Lambda_g)$ (R4)",
-           check=check, display=(_op("\\tau \\dot{\\kappa}_f"), -sp.Sum(
-               _op("D_{fg}") * _op("\\beta_g^{*}") * _op("\\hat{G}_g"), (g, 0, n_pix - 1))))
+           check=check, display=(op("\\tau \\dot{\\kappa}_f"), -sp.Sum(
+               op("D_{fg}") * op("\\beta_g^{*}") * op("\\hat{G}_g"), (g, 0, n_pix - 1))))
     if model.full_kernel:
         d.step("full kernel decouples", spec.dirichlet, n_pix * sp.eye(n_pix),
                f"with $k = N$ the lags cover all sites: $D = {n_pix} I$, so "
                f"$\\tau\\dot\\kappa_f = {n_pix}\\,\\beta_f^*(T_f - M_f\\Lambda_f)$ "
                "(R2, the factor $N$)", check=check,
-               display=(_op("D_{fg}"), n_pix * sp.KroneckerDelta(f, g)))
+               display=(op("D_{fg}"), n_pix * sp.KroneckerDelta(f, g)))
         d.step("conserved quantity", sp.Matrix.vstack(*[
             bd.H * b + b.H * bd - (kd * kf.H + kf * kd.H) / n_pix
             for b, bd, kf, kd in zip(spec.beta, spec.beta_dot, spec.kappa, spec.kappa_dot,
                                      strict=True)]),
             sp.zeros(c_out * n_pix, c_out),
             "along the transformed pixel flow, for every $G$", check=check,
-            display=(_op(f"\\frac{{d}}{{dt}}\\left(\\beta_f^{{*}}\\beta_f - "
+            display=(op(f"\\frac{{d}}{{dt}}\\left(\\beta_f^{{*}}\\beta_f - "
                          f"\\kappa_f\\kappa_f^{{*}}/{n_pix}\\right)"), sp.Integer(0)))
     return d
 

@@ -1,6 +1,6 @@
 """The theorem checker: a catalogue of named claims, each with a LaTeX statement,
 machine-checkable hypotheses on (model, data), a symbolic proof where one exists (a checked
-:class:`~symcnn.derivation.Derivation`) and a numeric verification against full-network
+:class:`~symcnn.symbolic.derivation.Derivation`) and a numeric verification against full-network
 training on random instances inside its hypotheses.
 
 ``check(name, examples, seed)`` returns a :class:`Result`; ``symcnn check`` prints them as

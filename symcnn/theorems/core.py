@@ -110,8 +110,10 @@ class Theorem:
     ``measure`` map an instance to arrays (the theory's prediction, the full-network
     simulation's measurement) compared by ``error`` (default
     :func:`max_relative_error`) against ``tolerance``; ``proof`` builds the checked
-    :class:`~symcnn.derivation.Derivation` that proves it (or a
-    :class:`~symcnn.closed_forms.Reduction`, whose derivation it is), where one exists.
+    :class:`~symcnn.symbolic.derivation.Derivation` that proves it (of a closed form, its
+    :attr:`~symcnn.symbolic.closed_forms.Reduction.derivation`), where one exists.
+    ``reference`` says where the claim is stated: for the built-ins a section of
+    docs/theory-reference.md (:func:`theory_reference`; the catalogue links it).
     ``measured`` is an optional note on where an approximate claim holds, as measured."""
 
     name: str
@@ -162,8 +164,19 @@ class Theorem:
         return self.space(RandomPick(np.random.default_rng([seed, index])))
 
 
+REFERENCE = "docs/theory-reference.md"
+"""The package's reference for the theory, which the built-in theorems cite."""
+
+
+def theory_reference(section: str) -> str:
+    """``docs/theory-reference.md#section``: a :attr:`Theorem.reference` to the section with
+    the GitHub anchor ``section`` (e.g. ``"r3b-stationary-input"``)."""
+    return f"{REFERENCE}#{section}"
+
+
 CATALOGUE: dict[str, Theorem] = {}
-"""Registered theorems and claims by name (built-ins first, in THEORY.md's order)."""
+"""Registered theorems and claims by name (built-ins first, in the order of
+docs/theory-reference.md)."""
 
 
 def register(theorem: Theorem, replace: bool = False) -> Theorem:
@@ -219,9 +232,7 @@ def check(theorem: Theorem | str, examples: int = 3, seed: int = 0, proof: bool 
         if progress:
             progress(f"{theorem.name}: proof")
         try:
-            derivation = theorem.proof()
-            derivation = getattr(derivation, "derivation", derivation)  # a Reduction's
-            status = f"{len(derivation.steps)} steps checked"
+            status = f"{len(theorem.proof().steps)} steps checked"
         except DerivationError as error:
             status = f"FAILED: {error}"
     elif theorem.proof is not None:

@@ -1,4 +1,5 @@
-"""Built-in theorems: the exact reductions R1, R2, R3, R3b, R3c and R5 of THEORY.md.
+"""Built-in theorems: the exact reductions R1, R2, R3, R3b, R3c and R5 of
+docs/theory-reference.md.
 
 Each is checked against the full network: R2 against the pixel-space gradient at random
 weights, the others against the trained maps from a balanced aligned start.
@@ -10,20 +11,11 @@ import dataclasses
 
 import numpy as np
 
-from .. import fourier, instances
+from .. import fourier, instances, simulate
 from ..model import FullyConnected
-from ..simulate import (
-    Dense,
-    Fast,
-    aligned_map,
-    aligned_spectrum,
-    init_balanced,
-    init_random,
-    train,
-)
 from ..symbolic import closed_forms, reductions
 from ..theory import Theory
-from .core import Instance, Theorem, register
+from .core import Instance, Theorem, register, theory_reference
 
 FLOW_TOLERANCE = 1e-8
 """Closed forms against the trained maps (RK4 with steps 0.02 / fastest rate)."""
@@ -42,7 +34,8 @@ def _transition_times(theory: Theory, u0: float, points: int = 9) -> np.ndarray:
 def _aligned_instance(model, stats, label: str) -> Instance:
     theory = Theory(model, stats)
     u0 = 1e-3 * float(np.max(theory.strengths))
-    start = init_balanced(model, (aligned_spectrum if theory.cnn else aligned_map)(stats, u0))
+    aligned = simulate.aligned_spectrum if theory.cnn else simulate.aligned_map
+    start = simulate.init_balanced(model, aligned(stats, u0))
     return Instance(model, stats, start, _transition_times(theory, u0), u0, label=label)
 
 
@@ -54,8 +47,9 @@ def _predicted_maps(instance: Instance) -> np.ndarray:
 def _trained_maps(instance: Instance) -> np.ndarray:
     model, stats = instance.model, instance.stats
     rate = np.max(Theory(model, stats, instance.tau).rates)
-    engine = Dense(model, stats) if isinstance(model, FullyConnected) else Fast(model, stats)
-    run = train(engine, instance.params, instance.times, tau=instance.tau, dt=0.02 / rate)
+    engine = (simulate.Dense if isinstance(model, FullyConnected) else simulate.Fast)(model, stats)
+    run = simulate.train(engine, instance.params, instance.times, tau=instance.tau,
+                         dt=0.02 / rate)
     return run.maps
 
 
@@ -81,18 +75,22 @@ def _fc_space(pick) -> Instance:
                              f"white input (seed {seed}), balanced aligned start")
 
 
-def _flow_theorem(name, title, statement, hypotheses, space, proof, reference) -> Theorem:
+def _flow_theorem(name, title, statement, hypotheses, space, closed_form,
+                  section) -> Theorem:
+    """Register a closed form (``closed_form()``, a Reduction, proves it) checked against
+    the trained maps; ``section`` is its anchor in docs/theory-reference.md."""
     return register(Theorem(name=name, title=title, statement=statement,
                             hypotheses=hypotheses, space=space, predict=_predicted_maps,
-                            measure=_trained_maps, tolerance=FLOW_TOLERANCE, proof=proof,
-                            reference=reference))
+                            measure=_trained_maps, tolerance=FLOW_TOLERANCE,
+                            proof=lambda: closed_form().derivation,
+                            reference=theory_reference(section)))
 
 
 _flow_theorem(
     "fully connected baseline", "Saxe's solution for a two-layer linear network",
     r"\tau \dot u_a = 2 u_a (s_a - u_a),\quad "
     r"u_a(t) = \frac{s_a e^{2 s_a t/\tau}}{e^{2 s_a t/\tau} - 1 + s_a/u_0}",
-    ("fully connected", "white input"), _fc_space, closed_forms.r1, "THEORY.md R1")
+    ("fully connected", "white input"), _fc_space, closed_forms.r1, "r1-fully-connected-baseline")
 
 # R2: decoupling ---------------------------------------------------------------------------
 
@@ -120,7 +118,7 @@ def _decoupled_rhs(instance: Instance) -> np.ndarray:
 def _pixel_gradient_spectra(instance: Instance) -> np.ndarray:
     """``-dL/dtheta / tau`` of the full network in pixel space, transformed to Fourier."""
     model = instance.model
-    d_kernel, d_readout = Dense(model, instance.stats).gradient(instance.params)
+    d_kernel, d_readout = simulate.Dense(model, instance.stats).gradient(instance.params)
     return -np.concatenate([_per_frequency(model, d_readout, "row").ravel(),
                             _per_frequency(model, d_kernel, "k").ravel()]) / instance.tau
 
@@ -131,7 +129,7 @@ def _decoupling_space(pick) -> Instance:
     seed = instances.seed(pick)
     data = "stationary" if c_in == 1 else "white"
     return Instance(model, instances.DATA[data](model, seed),
-                    init_random(model, 0.5, seed), label=f"{data} input, random weights "
+                    simulate.init_random(model, 0.5, seed), label=f"{data} input, random weights "
                     f"of scale 0.5 (seed {seed})")
 
 
@@ -142,29 +140,31 @@ register(Theorem(
               r"M_f = \beta_f \alpha_f",
     hypotheses=("linear CNN", "full kernel", "stationary input", "depth 1"),
     space=_decoupling_space, predict=_decoupled_rhs, measure=_pixel_gradient_spectra,
-    tolerance=1e-12, proof=reductions.cnn_fourier, reference="THEORY.md R2"))
+    tolerance=1e-12, proof=reductions.cnn_fourier, reference=theory_reference("r2-decoupling")))
 
 
-_flow_theorem(
-    "closed form", "Per-frequency closed form (white input)",
-    r"\tau \dot u_f = 2\sqrt{N} u_f (s_f - u_f),\quad "
-    r"u_f(t) = \frac{s_f E}{E - 1 + s_f/u_0},\ E = e^{2\sqrt{N} s_f t/\tau}",
-    ("linear CNN", "full kernel", "white input", "one input channel", "depth 1"),
-    _cnn_space("white", 1), closed_forms.r3, "THEORY.md R3")
+CNN_FLOWS = (
+    ("closed form", "Per-frequency closed form (white input)",
+     r"\tau \dot u_f = 2\sqrt{N} u_f (s_f - u_f),\quad "
+     r"u_f(t) = \frac{s_f E}{E - 1 + s_f/u_0},\ E = e^{2\sqrt{N} s_f t/\tau}",
+     ("linear CNN", "full kernel", "white input", "one input channel", "depth 1"),
+     ("white", 1), closed_forms.r3, "r3-closed-form-per-frequency"),
+    ("stationary input", "Per-frequency closed form (stationary input)",
+     r"\tau \dot u_f = 2\sqrt{N} u_f (s_f - \lambda_f u_f),\quad "
+     r"u_f(t) = \frac{(s_f/\lambda_f) E}{E - 1 + s_f/(\lambda_f u_0)}",
+     ("linear CNN", "full kernel", "stationary input", "one input channel", "depth 1"),
+     ("stationary", 1), closed_forms.r3b, "r3b-stationary-input"),
+    ("multi-channel input", "Saxe's solution for every singular mode of T_f (C_in > 1)",
+     r"T_f = P_f S_f Q_f^*:\quad \tau \dot u_{fj} = 2\sqrt{N} u_{fj} (s_{fj} - u_{fj})",
+     ("linear CNN", "full kernel", "white input", "several input channels", "depth 1",
+      "enough channels"),
+     ("white", 2), closed_forms.r3c, "r3c-multi-channel-input"),
+)
+"""The per-frequency closed forms: name, title, statement, hypotheses, (data, C_in) of the
+instance space, the closed form that proves it, its section of docs/theory-reference.md."""
 
-_flow_theorem(
-    "stationary input", "Per-frequency closed form (stationary input)",
-    r"\tau \dot u_f = 2\sqrt{N} u_f (s_f - \lambda_f u_f),\quad "
-    r"u_f(t) = \frac{(s_f/\lambda_f) E}{E - 1 + s_f/(\lambda_f u_0)}",
-    ("linear CNN", "full kernel", "stationary input", "one input channel", "depth 1"),
-    _cnn_space("stationary", 1), closed_forms.r3b, "THEORY.md R3b")
-
-_flow_theorem(
-    "multi-channel input", "Saxe's solution for every singular mode of T_f (C_in > 1)",
-    r"T_f = P_f S_f Q_f^*:\quad \tau \dot u_{fj} = 2\sqrt{N} u_{fj} (s_{fj} - u_{fj})",
-    ("linear CNN", "full kernel", "white input", "several input channels", "depth 1",
-     "enough channels"),
-    _cnn_space("white", 2), closed_forms.r3c, "THEORY.md R3c")
+for name, title, statement, hypotheses, space, closed_form, section in CNN_FLOWS:
+    _flow_theorem(name, title, statement, hypotheses, _cnn_space(*space), closed_form, section)
 
 
 # R5: depth --------------------------------------------------------------------------------
@@ -189,7 +189,8 @@ def _deep_space(pick) -> Instance:
     stats = instances.DATA[data](model, seed)
     u0 = 1e-2 * float(np.abs(stats.output_spectrum()).min())
     half = float(np.max(_r5(layers, "half_time", stats, u0, 1.0)))
-    return Instance(model, stats, init_balanced(model, aligned_spectrum(stats, u0)),
+    start = simulate.init_balanced(model, simulate.aligned_spectrum(stats, u0))
+    return Instance(model, stats, start,
                     np.linspace(0, 1.5 * half, 61), u0, extra={"layers": layers, "half": half},
                     label=f"{data} input (seed {seed}), balanced aligned start, L = {layers}")
 
@@ -198,8 +199,8 @@ def _deep_run(instance: Instance) -> tuple[np.ndarray, np.ndarray]:
     """Simulated ``|M_f(t)|`` ``(T, F)`` and the mask of values inside
     ``(1.01 u0, 0.99 u_inf)``; trained once per instance (kept in ``extra``)."""
     if "run" not in instance.extra:
-        run = train(Fast(instance.model, instance.stats), instance.params, instance.times,
-                    tau=instance.tau, rtol=1e-11)
+        run = simulate.train(simulate.Fast(instance.model, instance.stats), instance.params,
+                             instance.times, tau=instance.tau, rtol=1e-11)
         strengths = np.abs(run.spectra).reshape(len(instance.times), -1)
         u_inf = (np.abs(instance.stats.output_spectrum())
                  / np.real(instance.stats.input_spectrum())).ravel()
@@ -233,5 +234,5 @@ register(Theorem(
     hypotheses=("linear CNN", "full kernel", "one input channel", "one output",
                 "stationary input", "deep"),
     space=_deep_space, predict=_deep_predicted_times, measure=_deep_simulated_times,
-    tolerance=1e-7, error=_absolute, proof=lambda: closed_forms.r5(3),
-    reference="THEORY.md R5"))
+    tolerance=1e-7, error=_absolute, proof=lambda: closed_forms.r5(3).derivation,
+    reference=theory_reference("r5-deep-networks")))

@@ -1,6 +1,6 @@
-"""Built-in claims about frequencies (THEORY.md R4 and section 4): the small-kernel
-linearization, the dominant frequency bias, the reversal of the learning order (texture
-before shape), and the paper's kernel equation under its ansatz.
+"""Built-in claims about frequencies (docs/theory-reference.md, R4 and the frequency
+claims): the small-kernel linearization, the dominant frequency bias, the reversal of the
+learning order (texture before shape), and the paper's kernel equation under its ansatz.
 
 The first three are checked against full-network training (small random or balanced aligned
 starts); the kernel equation against the exact gradient of the trained network. See
@@ -16,7 +16,7 @@ import sympy as sp
 
 from .. import fourier, instances
 from ..data import Statistics, grating
-from ..model import CONVENTIONS, LinearCNN, difference_index
+from ..model import CONVENTIONS, LinearCNN
 from ..simulate import (
     Dense,
     Fast,
@@ -28,8 +28,16 @@ from ..simulate import (
 )
 from ..symbolic import closed_forms
 from ..symbolic.derivation import Derivation
-from ..theory import Theory
-from .core import Instance, Theorem, cnn_only, hypothesis, max_relative_error, register
+from ..theory import Theory, small_kernels
+from .core import (
+    Instance,
+    Theorem,
+    cnn_only,
+    hypothesis,
+    max_relative_error,
+    register,
+    theory_reference,
+)
 
 INIT_SCALE = 1e-15
 """Scale of the small random start: the linear phase spans ``|M|`` from about ``1e-29`` to
@@ -43,17 +51,11 @@ CONTRAST = 2.0
 # Shared numerics -------------------------------------------------------------------------
 
 
-def dirichlet(model: LinearCNN) -> np.ndarray:
-    """``D[f, g] = sum_p exp(2 pi i (f - g).lag(p) / N)`` (R4), flat frequencies: the
-    spectrum of the all-ones kernel at ``f - g``."""
-    ones = fourier.kernel_spectrum(model, np.ones((1, 1, *model.kernel)))[0, 0].ravel()
-    return ones[difference_index(model.shape).T]
-
-
 def growth_rates(model: LinearCNN, stats: Statistics) -> tuple[np.ndarray, np.ndarray]:
     """``gamma_j`` (``gamma_j^2`` the eigenvalues of ``S D S``) and the top kernel spectrum of
-    the linearised small-kernel flow (:func:`symcnn.closed_forms.r4_growth_rates`)."""
-    return closed_forms.r4_growth_rates(stats.output_spectrum()[0, 0], dirichlet(model))
+    the linearised small-kernel flow (:func:`symcnn.theory.small_kernels.r4_growth_rates`)."""
+    return small_kernels.r4_growth_rates(stats.output_spectrum()[0, 0],
+                                         small_kernels.dirichlet_matrix(model))
 
 
 def real_signal(magnitudes: np.ndarray, seed: int) -> np.ndarray:
@@ -95,7 +97,7 @@ def linearised_spectra(model: LinearCNN, stats: Statistics, params, times,
     ``kappa(t) = kappa(0) + D T Q[sinh(Gamma t/tau)/Gamma b + (cosh(Gamma t/tau) - 1)/Gamma^2
     c]``, ``b = Q^* conj(beta(0))``, ``c = Q^* conj(T) kappa(0)``."""
     t_hat = stats.output_spectrum()[0, 0].ravel()
-    big_d = dirichlet(model)
+    big_d = small_kernels.dirichlet_matrix(model)
     eigenvalues, q = np.linalg.eigh(np.conj(t_hat)[:, None] * big_d * t_hat[None, :])
     gamma = np.sqrt(np.clip(eigenvalues, 0.0, None))
     kernel, readout = model.check_params(params)
@@ -165,7 +167,8 @@ register(Theorem(
     hypotheses=("linear CNN", "small kernel", "white input", "one input channel", "depth 1",
                 "one output"),
     space=_linearisation_space, predict=_predicted_rate, measure=_measured_rate,
-    tolerance=1e-3, proof=closed_forms.r4, reference="THEORY.md R4",
+    tolerance=1e-3, proof=lambda: closed_forms.r4().derivation,
+    reference=theory_reference("r4-small-kernels"),
     measured="200 random instances (seed 100): max error 2.2e-4, median 1.2e-4; below 1e-5 "
              "until |M| ~ 1e-5 |Sigma_yx|, then the cubic terms. The asymptotic rate alone is "
              "not robust: over the end of the linear phase from a start of scale 1e-15, 18 of "
@@ -284,7 +287,7 @@ register(Theorem(
     hypotheses=("linear CNN", "small kernel", "white input", "one input channel", "depth 1",
                 "one output", "resolved dominant frequency", "peaked mode"),
     space=_peaked_space, predict=_predicted_peak, measure=_measured_peak, tolerance=0.0,
-    error=_mismatch, reference="THEORY.md R4 (last sentence), section 4",
+    error=_mismatch, reference=theory_reference("dominant-frequency-bias"),
     measured="300 random instances (seed 300): the peak is at +-f* in all; at the boundary "
              "of 'peaked mode' (background |v_hat| = 0.499 everywhere, or on random pairs) "
              "in 118 of 118. Unresolved pairs ((k - 1) d(2 f*) < 2 N) peak elsewhere in 10 of "
@@ -401,7 +404,7 @@ register(Theorem(
     hypotheses=("linear CNN", "full kernel", "white input", "one input channel", "depth 1",
                 "enough channels", "flat disjoint modes", "texture faster than shape"),
     space=_reversal_space, predict=_predicted_half_times, measure=_measured_half_times,
-    tolerance=1e-5, error=_reversal_error, reference="THEORY.md section 4 (R1, R3)",
+    tolerance=1e-5, error=_reversal_error, reference=theory_reference("order-reversal"),
     measured="100 random instances (seed 500): max relative error of the half-way times 7.0e-7 "
              "(linear interpolation between 201 recorded times), both orders reversed in all; "
              "the space keeps both speed ratios >= 1.147."))
@@ -547,7 +550,7 @@ register(Theorem(
     hypotheses=("linear CNN", "full kernel", "white input", "one input channel", "depth 1",
                 "one output", "flat disjoint modes"),
     space=_flat_mode_space, predict=_predicted_kernel_rate, measure=_trained_kernel_rate,
-    tolerance=1e-8, proof=kernel_equation, reference="THEORY.md section 4 (He et al. Eq. 1)",
+    tolerance=1e-8, proof=kernel_equation, reference=theory_reference("paper-kernel-equation"),
     measured="100 random flat instances (seed 400, 24 of them a pair off 0 and N/2 at even N): "
              "max error 1.9e-12. Off the ansatz (N = 16, "
              "|v_hat| a Gaussian of width w around f* = 3, start M(0) = 1e-3 u v^T), the max "

@@ -1,4 +1,5 @@
-"""Predictions of the per-frequency theory for a (model, data) pair (THEORY.md R1-R3c).
+"""Predictions of the per-frequency theory for a (model, data) pair (docs/theory-reference.md,
+R1-R3c).
 
 For a linear CNN with full kernels and stationary input the gradient flow splits into one
 system per frequency (R2). With a balanced, aligned initialisation of strength ``u0`` every
@@ -7,7 +8,7 @@ singular mode ``j`` of ``T_f = P_f S_f Q_f^*`` evolves on its own:
 (R3, R3b, R3c), and for the fully connected baseline each dataset mode follows Saxe's
 ``tau du/dt = 2 u (s_a - u)`` (R1). Gradient descent with step ``eta`` (``t = eta tau k``)
 follows the exact discrete map ``u <- u (1 + eta c (s - lambda u))^2``, ``c = sqrt(N)``
-(CNN) or 1 (fully connected), derived in :func:`gd_map`.
+(CNN) or 1 (fully connected), derived in :func:`symcnn.symbolic.closed_forms.gd`.
 
 :class:`Theory` states which hypotheses hold; a prediction whose hypotheses fail raises a
 ``ValueError`` saying which. With ``approximate=True`` two of them may fail, and the
@@ -22,15 +23,15 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cached_property
 
 import numpy as np
-import sympy as sp
 
 from .. import fourier
+from ..checks import positive
 from ..data import Statistics
 from ..model import FullyConnected, LinearCNN
-from ..symbolic.derivation import Derivation
+from . import kernels
 
 WHITE_RTOL = 1e-10
 APPROXIMATIONS = {
@@ -214,8 +215,8 @@ class Theory:
         self._check_prediction("the closed-form trajectory")
         times, u0 = _times(times), self._initial(u0)
         s, lam = self.strengths, self.input_strengths
-        u = strength_kernel()(times[:, None, None], self.tau, s[None], lam[None], u0[None],
-                              self.gain ** 2)
+        u = kernels.kernel("r3b")(t=times[:, None, None], tau=self.tau, s=s[None],
+                                  **{"lambda": lam[None], "u_0": u0[None], "N": self.gain ** 2})
         return np.where(s[None] > 0, u, 0.0)
 
     def spectra(self, times, u0: float) -> np.ndarray:
@@ -286,7 +287,7 @@ class Theory:
         frequencies assumed, not checked)."""
         self._check_prediction("the dominant-frequency approximation")
         s = self.modes.s * (self.modes.mismatch() / self.gain if self.cnn else 1.0)
-        return self.tau * np.log(s / _positive("u0", u0) - 1) / (2 * self.gain * s)
+        return self.tau * np.log(s / positive("u0", u0) - 1) / (2 * self.gain * s)
 
     def baseline(self, hidden: int | None = None) -> Theory:
         """The theory of the fully connected baseline ``W_2 W_1`` on the same data (hidden
@@ -298,15 +299,17 @@ class Theory:
     # -- gradient descent -------------------------------------------------------------------
     def gd_mode_strengths(self, steps: int, lr: float, u0: float) -> np.ndarray:
         """``u_fj`` after ``0 .. steps`` steps of gradient descent with step ``lr`` (at
-        ``t = lr tau k``), by the exact map of :func:`gd_map`; shape ``(steps + 1, F, r)``."""
+        ``t = lr tau k``), by the exact map of :func:`symcnn.symbolic.closed_forms.gd`;
+        shape ``(steps + 1, F, r)``."""
         self._check_prediction("the gradient-descent map")
-        lr, u0 = _positive("lr", lr), _positive("u0", u0)
+        lr, u0 = positive("lr", lr), positive("u0", u0)
         s, lam = self.strengths, self.input_strengths
+        step = kernels.kernel("gd", "update")
         u = np.where(s > 0, u0, 0.0)
         out = [u]
         with np.errstate(over="raise", invalid="raise"):
             for _ in range(int(steps)):
-                u = u * (1 + lr * self.gain * (s - lam * u)) ** 2
+                u = step(u=u, eta=lr, s=s, c=self.gain, **{"lambda": lam})
                 out.append(u)
         return np.array(out)
 
@@ -322,64 +325,3 @@ def _times(times) -> np.ndarray:
     if t.ndim != 1 or not np.all(np.isfinite(t)) or np.any(t < 0):
         raise ValueError(f"times must be a 1-D array of finite values >= 0, got {times!r}")
     return t
-
-
-def _positive(name: str, value) -> float:
-    value = float(value)
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return value
-
-
-@cache
-def strength_kernel():
-    """The numpy kernel of R3b's stable closed form, called as
-    ``kernel(t, tau, s, lam, u0, n)`` with broadcasting (``n = c^2``)."""
-    from .. import codegen
-    from ..symbolic import closed_forms
-
-    r = closed_forms.r3b()
-    args = [r.symbols[name] for name in ("t", "tau", "s", "lam", "u0", "N")]
-    return codegen.compile(r.stable, args)
-
-
-def gd_map() -> Derivation:
-    """One step of gradient descent per frequency under the balanced aligned ansatz."""
-    r, eta, s, lam, c = sp.symbols("r eta s lambda c", positive=True)
-    a, b = sp.symbols("a b", real=True)
-    d = Derivation(
-        "Gradient descent per frequency: the exact discrete map",
-        "One step $\\theta \\leftarrow \\theta - \\eta\\,\\partial L/\\partial\\theta$ of the "
-        "weights is, through the linear change of variables of R2, the step "
-        "$\\beta_f \\leftarrow \\beta_f + \\eta E_f \\kappa_f^*$, "
-        "$\\kappa_f \\leftarrow \\kappa_f + \\eta c^2 \\beta_f^* E_f$ with "
-        "$E_f = T_f - \\lambda_f M_f$, both evaluated at the old weights ($c^2 = N$ for the "
-        "CNN, $c = 1$ for the fully connected network, whose modes play the frequencies' "
-        "role). Time $t = \\eta\\tau k$ after $k$ steps.")
-    d.assume("full kernel and stationary input (R2), one singular mode (scalars, or each mode "
-             "of R3c)")
-    d.assume("balanced aligned weights: $\\kappa = c\\, r e^{ia}$, $\\beta = r e^{ib}$, "
-             "$T = s e^{i(a+b)}$")
-    kappa, beta, t_f = c * r * sp.exp(sp.I * a), r * sp.exp(sp.I * b), s * sp.exp(sp.I * (a + b))
-    u = sp.Symbol("u", positive=True)
-    error = t_f - lam * beta * kappa
-    beta_new = beta + eta * error * sp.conjugate(kappa)
-    kappa_new = kappa + eta * c**2 * sp.conjugate(beta) * error
-    r_new = sp.expand(sp.simplify(beta_new * sp.exp(-sp.I * b)))
-    d.step("readout keeps its phase", beta_new, r_new * sp.exp(sp.I * b),
-           "$\\beta' = r' e^{ib}$ with the real amplitude $r'$ read off")
-    d.step("kernel stays balanced", kappa_new, c * r_new * sp.exp(sp.I * a),
-           "$\\kappa' = c\\, r' e^{ia}$: the balance $|\\kappa| = c|\\beta|$ and the alignment "
-           "are kept exactly")
-    u_new = sp.factor(c * r_new**2).subs(r, sp.sqrt(u / c))
-    map_ = u * (1 + eta * c * (s - lam * u)) ** 2
-    d.step("strength map", u_new, map_,
-           "$u = |M_f| = c\\, r^2$ after one step", display=(sp.Symbol("u'"), map_))
-    slope = sp.diff(map_, u).subs(u, s / lam)
-    d.step("fixed point", map_.subs(u, s / lam), s / lam,
-           "$u^* = s/\\lambda$ is a fixed point of the map")
-    d.step("stability", slope, 1 - 2 * eta * c * s,
-           "its slope; the fixed point is stable iff $0 < \\eta c s < 1$",
-           display=(sp.Symbol("\\left.\\frac{du'}{du}\\right|_{u = s/\\lambda}"),
-                    1 - 2 * eta * c * s))
-    return d

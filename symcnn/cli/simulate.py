@@ -1,0 +1,128 @@
+"""``symcnn simulate``: train a zoo setup's CNN and its fully connected baseline, print the
+learning curve of each of the dataset's modes and their half-way times."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from .. import __version__, zoo
+from ..simulate import Dense, Fast, Samples, Trajectory, init_random, train
+
+ENGINES = {"fast": Fast, "dense": Dense, "samples": Samples}
+
+
+def add_parser(commands) -> None:
+    sim = commands.add_parser("simulate", help="train a CNN and its fully connected baseline")
+    sim.add_argument("--setup", default="stripes-vs-blobs-1d-16", choices=zoo.names())
+    sim.add_argument("--engine", default="fast", choices=list(ENGINES))
+    sim.add_argument("--method", default="flow", choices=["flow", "gd"])
+    sim.add_argument("--t-end", type=float, help="training time (default: the setup's)")
+    sim.add_argument("--points", type=int, default=41, help="recorded times")
+    sim.add_argument("--init-scale", type=float, help="std of the random initial weights")
+    sim.add_argument("--seed", type=int, default=0)
+    sim.add_argument("--rtol", type=float, default=1e-8, help="adaptive RK4 accuracy")
+    sim.add_argument("--lr", type=float, default=0.01, help="step for --method gd")
+    sim.add_argument("--rows", type=int, default=11, help="rows of the printed table")
+    sim.add_argument("--plot", metavar="FILE", help="save learning curves (needs matplotlib)")
+    sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    sim.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    setup = zoo.get(args.setup)
+    t_end = args.t_end or setup.t_end
+    if args.method == "gd":
+        t_end = round(t_end / args.lr) * args.lr
+    times = np.linspace(0, t_end, max(args.points, 2))
+    if args.method == "gd":
+        times = np.round(times / args.lr) * args.lr
+    scale = args.init_scale or setup.init_scale
+    step = {"rtol": args.rtol} if args.method == "flow" else {"lr": args.lr}
+    if args.engine == "samples":
+        if setup.dataset is None:
+            raise ValueError(f"setup {setup.name} has statistics but no samples; "
+                             "use --engine fast or dense")
+        engine = Samples(setup.model, setup.dataset.x, setup.dataset.y)
+    else:
+        engine = ENGINES[args.engine](setup.model, setup.stats)
+    runs = {}
+    for label, model, eng in (("CNN", setup.model, engine),
+                              ("FC", setup.baseline(), Dense(setup.baseline(), setup.stats))):
+        if not args.quiet:
+            print(f"training {label} ...", file=sys.stderr)
+        runs[label] = train(eng, init_random(model, scale, args.seed), times,
+                            method=args.method, progress=not args.quiet, **step)
+    print(summary(setup, runs, args, scale, min(args.rows, len(times))))
+    if args.plot:
+        plot(setup, runs, args.plot)
+    return 0
+
+
+def summary(setup: zoo.Setup, runs: dict[str, Trajectory], args, scale: float,
+            rows: int) -> str:
+    modes = setup.stats.modes()
+    frequencies, mismatch = modes.dominant_frequencies(), modes.mismatch()
+    step = f"rtol {args.rtol:g}" if args.method == "flow" else f"lr {args.lr:g}"
+    lines = [f"symcnn {__version__}: setup {setup.name}: {setup.description}",
+             f"model: {setup.model}",
+             f"data: P = {setup.stats.n_samples or 'n/a'}, stationarity deviation "
+             f"{setup.stats.stationarity:.3g}",
+             f"training: {args.method} ({step}), engine {args.engine}, "
+             f"init N(0, {scale:g}^2), seed {args.seed}; "
+             f"baseline FC hidden width {setup.model.channels}",
+             "", "modes of Sigma_yx:",
+             f"  {'a':>2} {'s_a':>9} {'f*_a':>10} {'sqrt(N)|v_hat[f*]|':>19}"]
+    lines += [f"  {a + 1:>2} {s:9.4f} {str(f):>10} {m:19.3f}"
+              for a, (s, f, m) in enumerate(zip(modes.s, frequencies, mismatch, strict=True))]
+    shown = modes.s[:4]
+    header = "".join(f" {'CNN u_' + str(a + 1):>9}" for a in range(len(shown)))
+    header += "".join(f" {'FC u_' + str(a + 1):>9}" for a in range(len(shown)))
+    lines += ["", f"  {'t':>8} {'loss CNN':>11} {'loss FC':>11}{header}"]
+    strengths = {k: r.mode_strengths(modes)[:, : len(shown)] for k, r in runs.items()}
+    cnn, fc = runs["CNN"], runs["FC"]
+    for i in np.unique(np.linspace(0, len(cnn.times) - 1, rows).round().astype(int)):
+        values = "".join(f" {u:9.4f}" for u in (*strengths["CNN"][i], *strengths["FC"][i]))
+        lines.append(f"  {cnn.times[i]:8.3f} {cnn.loss[i]:11.5g} {fc.loss[i]:11.5g}{values}")
+    target = np.einsum("oa,od,ad->a", modes.u, setup.stats.optimal_map(),
+                       modes.v.reshape(len(modes.s), -1))
+    half = {k: r.half_way_times(modes, target) for k, r in runs.items()}
+    lines += ["", "half-way times (u_a reaches half its value u*_a in the optimal map "
+              "Sigma_yx Sigma_xx^+):"]
+    lines += [f"  mode {a + 1} (u* = {target[a]:.4f}): "
+              + ", ".join(f"{k} {_time(half[k][a])}" for k in runs) for a in range(len(target))]
+    for k in runs:
+        reached = np.nonzero(~np.isnan(half[k]))[0]
+        order = reached[np.argsort(half[k][reached])] + 1
+        lines.append(f"learning order {k}: {', '.join(map(str, order)) or 'none yet'}")
+    return "\n".join(lines)
+
+
+def _time(t: float) -> str:
+    return "not reached" if np.isnan(t) else f"{t:.3f}"
+
+
+def plot(setup: zoo.Setup, runs: dict[str, Trajectory], path: str) -> None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise SystemExit("--plot needs matplotlib: pip install 'symcnn[plot]'") from None
+    modes = setup.stats.modes()
+    fig, (ax_u, ax_l) = plt.subplots(1, 2, figsize=(10, 4))
+    for (label, run), style in zip(runs.items(), ("-", "--"), strict=True):
+        for a, curve in enumerate(run.mode_strengths(modes).T):
+            ax_u.plot(run.times, curve / modes.s[a], style, color=f"C{a}",
+                      label=f"{label} mode {a + 1}")
+        ax_l.plot(run.times, run.loss, style, color="k", label=label)
+    ax_u.set(xlabel="t", ylabel="u_a(t) / s_a", title=f"{setup.name}: mode strengths")
+    ax_l.set(xlabel="t", ylabel="loss", title="loss")
+    ax_u.legend(fontsize=7)
+    ax_l.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    print(f"figure written to {path}")

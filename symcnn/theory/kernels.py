@@ -1,0 +1,118 @@
+"""Derived kernels, ready in a fresh process: the theory's numbers without SymPy.
+
+``kernel(name, field)`` is the NumPy :class:`~symcnn.codegen.Kernel` of ``field`` of the
+closed form ``name`` of :mod:`symcnn.symbolic.registry` (for example ``("r3b", "stable")``,
+R3b's learning curve, or ``("gd", "update")``, one step of the exact gradient-descent map).
+
+Warm cache: the kernel is read from ``<cache>/derived`` (:func:`symcnn.codegen.cache.cache_dir`),
+its checksum verified, and built from its generated source: no derivation runs and SymPy is
+not imported. Cold cache: the closed form is derived with SymPy (every step checked), its
+kernel generated and stored with the derivation's check status (each step's name and how it
+was verified, :func:`status`), and a line on stderr says so. The key is a SHA-256 of the
+symcnn version, ``name``, ``field`` and the source of the :mod:`symcnn.symbolic` and
+:mod:`symcnn.codegen` packages (everything that determines the derivation and its kernel),
+so an edited derivation is never served stale. An entry that fails its checksum or does
+not parse is derived again (``cache_status`` ``"regenerated"``).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+from .. import __version__
+from ..codegen import cache
+from ..codegen.kernel import Kernel
+
+SOURCES = ("symbolic", "codegen")
+"""The packages whose source determines a derived kernel (part of its key)."""
+FORMAT = 1
+"""Version of the stored record; part of the key."""
+COMMENT = "#"
+
+
+@functools.cache
+def source_hash() -> str:
+    """SHA-256 of the relative paths and bytes of every ``.py`` file of :data:`SOURCES`."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for package in SOURCES:
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def key(name: str, field: str) -> str:
+    """The cache key of a derived kernel (hex SHA-256)."""
+    parts = {"name": name, "field": field, "symcnn": __version__, "sources": source_hash(),
+             "format": FORMAT}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+@functools.cache
+def kernel(name: str, field: str = "stable") -> Kernel:
+    """The NumPy kernel of ``field`` of the closed form ``name``, from the derived-results
+    cache when it holds a valid entry, else derived, checked, stored and announced on
+    stderr. Cached per process too."""
+    k = key(name, field)
+    directory = cache.cache_dir()
+    path = directory / "derived" / f"{name}-{field}-{k[:16]}.json" if directory else None
+    data = cache.read(path) if path else None
+    record = _record(data, k) if data is not None else None
+    if record is not None:
+        return Kernel.from_python_source(record["source"], record["names"],
+                                         record["outputs"], k, path=path, cache_status="hit")
+    where = f"; stored in {path.parent}" if path else " (cache off)"
+    print(f"symcnn: deriving {name} {field} with SymPy, once{where}", file=sys.stderr)
+    start = time.perf_counter()
+    built = _derive(name, field)
+    record = {"key": k, "name": name, "field": field, "names": list(built.names),
+              "outputs": len(built.exprs), "source": built.source,
+              "status": status(name), "seconds": round(time.perf_counter() - start, 3)}
+    if path is not None:
+        cache.write_atomic(path, cache.seal(json.dumps(record, indent=1) + "\n", COMMENT)
+                           .encode())
+    return Kernel.from_python_source(built.source, built.names, len(built.exprs), k,
+                                     path=path,
+                                     cache_status="regenerated" if data else "miss")
+
+
+def status(name: str) -> list[dict[str, str]]:
+    """How every step of ``name``'s derivation was verified: ``[{"step", "check"}, ...]``."""
+    from ..symbolic import registry
+
+    return [{"step": s.name, "check": s.verified}
+            for s in registry.closed_form(name).derivation.steps]
+
+
+def stored(name: str, field: str = "stable") -> dict | None:
+    """The stored record of a derived kernel (key, names, outputs, source, status, seconds),
+    or None if the cache holds no valid one."""
+    directory = cache.cache_dir()
+    if directory is None:
+        return None
+    k = key(name, field)
+    data = cache.read(directory / "derived" / f"{name}-{field}-{k[:16]}.json")
+    return None if data is None else _record(data, k)
+
+
+def _record(data: bytes, k: str) -> dict | None:
+    text = cache.unseal(data, COMMENT, None)
+    if text is None:
+        return None
+    try:
+        record = json.loads(text)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) and record.get("key") == k else None
+
+
+def _derive(name: str, field: str) -> Kernel:
+    from ..symbolic import registry
+
+    return registry.closed_form(name).kernel(field, backend="numpy", cache=False)

@@ -36,7 +36,10 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> int:
     """``symcnn check``: returns the exit status (0: all pass, 1: a failure)."""
     for module in args.load:
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except ImportError as error:
+            raise ValueError(f"--load {module}: {error}") from None
     if args.catalogue:
         print(catalogue(), end="")
         return 0

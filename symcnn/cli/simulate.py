@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -12,6 +13,8 @@ from .. import __version__, zoo
 from ..simulate import Dense, Fast, Samples, Trajectory, init_random, train
 
 ENGINES = {"fast": Fast, "dense": Dense, "samples": Samples}
+RTOL, LR = 1e-8, 0.01
+"""Defaults of --rtol (flow) and --lr (gd)."""
 
 
 def add_parser(commands) -> None:
@@ -19,27 +22,57 @@ def add_parser(commands) -> None:
     sim.add_argument("--setup", default="stripes-vs-blobs-1d-16", choices=zoo.names())
     sim.add_argument("--engine", default="fast", choices=list(ENGINES))
     sim.add_argument("--method", default="flow", choices=["flow", "gd"])
-    sim.add_argument("--t-end", type=float, help="training time (default: the setup's)")
-    sim.add_argument("--points", type=int, default=41, help="recorded times")
-    sim.add_argument("--init-scale", type=float, help="std of the random initial weights")
-    sim.add_argument("--seed", type=int, default=0)
-    sim.add_argument("--rtol", type=float, default=1e-8, help="adaptive RK4 accuracy")
-    sim.add_argument("--lr", type=float, default=0.01, help="step for --method gd")
-    sim.add_argument("--rows", type=int, default=11, help="rows of the printed table")
+    sim.add_argument("--t-end", type=float, help="training time > 0 (default: the setup's)")
+    sim.add_argument("--points", type=int, default=41, help="recorded times, >= 2")
+    sim.add_argument("--init-scale", type=float,
+                     help="std > 0 of the random initial weights (default: the setup's)")
+    sim.add_argument("--seed", type=int, default=0, help="seed of the initial weights, >= 0")
+    sim.add_argument("--rtol", type=float,
+                     help=f"adaptive RK4 accuracy in (0, 1), --method flow (default {RTOL:g})")
+    sim.add_argument("--lr", type=float, help=f"step > 0 for --method gd (default {LR:g})")
+    sim.add_argument("--rows", type=int, default=11, help="rows of the printed table, >= 1")
     sim.add_argument("--plot", metavar="FILE", help="save learning curves (needs matplotlib)")
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
     sim.set_defaults(func=run)
 
 
+def checked(args: argparse.Namespace, setup: zoo.Setup) -> argparse.Namespace:
+    """``args`` with the defaults filled in; a ValueError names an option that is out of
+    range or does not apply to --method."""
+    unused = "lr" if args.method == "flow" else "rtol"
+    if getattr(args, unused) is not None:
+        raise ValueError(f"--{unused} does not apply to --method {args.method}")
+    args.rtol = RTOL if args.rtol is None and args.method == "flow" else args.rtol
+    args.lr = LR if args.lr is None and args.method == "gd" else args.lr
+    args.t_end = setup.t_end if args.t_end is None else args.t_end
+    args.init_scale = setup.init_scale if args.init_scale is None else args.init_scale
+    for name in ("t_end", "init_scale", "lr"):
+        value = getattr(args, name)
+        if value is not None and not (np.isfinite(value) and value > 0):
+            raise ValueError(f"--{name.replace('_', '-')} must be a finite number > 0, "
+                             f"got {value:g}")
+    if args.rtol is not None and not 0 < args.rtol < 1:
+        raise ValueError(f"--rtol must be in (0, 1), got {args.rtol:g}")
+    for name, low in (("points", 2), ("rows", 1), ("seed", 0)):
+        if getattr(args, name) < low:
+            raise ValueError(f"--{name} must be >= {low}, got {getattr(args, name)}")
+    if args.plot and not Path(args.plot).resolve().parent.is_dir():
+        raise ValueError(f"--plot {args.plot}: the directory does not exist")
+    if args.method == "gd" and args.t_end < args.lr:
+        raise ValueError(f"--t-end {args.t_end:g} is shorter than one step (--lr {args.lr:g})")
+    return args
+
+
 def run(args: argparse.Namespace) -> int:
     setup = zoo.get(args.setup)
-    t_end = args.t_end or setup.t_end
+    args = checked(args, setup)
+    t_end = args.t_end
     if args.method == "gd":
         t_end = round(t_end / args.lr) * args.lr
-    times = np.linspace(0, t_end, max(args.points, 2))
+    times = np.linspace(0, t_end, args.points)
     if args.method == "gd":
         times = np.round(times / args.lr) * args.lr
-    scale = args.init_scale or setup.init_scale
+    scale = args.init_scale
     step = {"rtol": args.rtol} if args.method == "flow" else {"lr": args.lr}
     if args.engine == "samples":
         if setup.dataset is None:
@@ -111,7 +144,7 @@ def plot(setup: zoo.Setup, runs: dict[str, Trajectory], path: str) -> None:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise SystemExit("--plot needs matplotlib: pip install 'symcnn[plot]'") from None
+        raise ValueError("--plot needs matplotlib: pip install 'symcnn[plot]'") from None
     modes = setup.stats.modes()
     fig, (ax_u, ax_l) = plt.subplots(1, 2, figsize=(10, 4))
     for (label, run), style in zip(runs.items(), ("-", "--"), strict=True):

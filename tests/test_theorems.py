@@ -135,3 +135,113 @@ def test_built_in_references_name_sections_of_the_theory_reference():
         assert path == "docs/theory-reference.md" and section in anchors, theorem.reference
         assert f"([theory reference](theory-reference.md#{section}))." in catalogue
     assert anchor("R3b: stationary input") == "r3b-stationary-input"
+
+
+# the checker's own integrity --------------------------------------------------------------
+
+
+def trivial_claim(calls: list | None = None, **changes) -> Theorem:
+    """A cheap claim that holds (0 against 0); ``calls`` records each instance built and
+    each proof run."""
+    calls = [] if calls is None else calls
+
+    def space(pick):
+        calls.append("instance")
+        return theorems.Instance(CNN, white(CNN, pick.integer(0, 9)), label="white input")
+
+    def proof():
+        calls.append("proof")
+        raise AssertionError("a proof that should not run")
+
+    claim = Theorem(name="trivial claim", title="0 = 0", statement="0 = 0", hypotheses=(),
+                    space=space, predict=lambda i: np.zeros(2), measure=lambda i: np.zeros(2),
+                    tolerance=0.0, proof=proof)
+    return dataclasses.replace(claim, **changes)
+
+
+@pytest.mark.parametrize("examples", [0, -1, True, 2.0, "3", None])
+def test_check_refuses_a_bad_number_of_examples_before_anything_runs(examples):
+    calls = []
+    with pytest.raises(ValueError, match=re.escape(
+            f"examples must be an integer >= 1 (the number of random instances), "
+            f"got {examples!r}")):
+        check(trivial_claim(calls), examples=examples)
+    assert calls == []
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, True, "7", None])
+def test_check_refuses_a_bad_seed_before_anything_runs(seed):
+    calls = []
+    message = re.escape(f"seed must be an integer from 0 to 4294967295 (2**32 - 1), "
+                        f"got {seed!r}")
+    with pytest.raises(ValueError, match=message):
+        check(trivial_claim(calls), examples=1, seed=seed)
+    assert calls == []  # not blamed on the theorem: neither its proof nor its space ran
+    with pytest.raises(ValueError, match=message):
+        trivial_claim(calls).instance(seed=seed)
+    assert calls == []
+
+
+def test_check_accepts_the_extreme_seeds_and_numpy_integers():
+    from symcnn.instances import SEED_MAX
+    for seed in (0, SEED_MAX, np.int64(5)):
+        result = check(trivial_claim(proof=None), examples=np.int32(2), seed=seed)
+        assert result.passed and result.instances == 2 and result.seed == seed
+        assert type(result.seed) is int
+
+
+def test_a_proof_that_raises_is_that_claims_failed_row_and_the_others_still_run():
+    calls = []
+
+    def broken():
+        raise KeyError("no such step")
+    claims = [trivial_claim(calls, name="broken proof", proof=broken),
+              trivial_claim(calls, name="fine", proof=None)]
+    first, second = [check(claim, examples=2) for claim in claims]
+    assert not first.passed and first.row()["status"] == "FAIL"
+    assert first.proof.startswith("FAILED: raised KeyError: 'no such step'\n")
+    assert first.instances == 2 and first.counterexample is None  # its instances ran too
+    assert report.table([first, second]).count("\n") >= 3  # a row each, one line each
+    assert "| broken proof |" in report.table([first, second])
+    assert second.passed and second.instances == 2 and calls.count("instance") == 4
+
+
+def test_a_space_that_raises_is_a_counterexample_with_its_reproduction_line():
+    def space(pick):
+        return 1 / 0
+    result = check(trivial_claim(space=space, proof=None), examples=3, seed=4)
+    assert not result.passed and result.instances == 1
+    text = result.counterexample
+    assert "building the instance raised ZeroDivisionError: division by zero" in text
+    assert "instance: (not built)" in text
+    assert "reproduce: symcnn.theorems.get('trivial claim').instance(seed=4, index=0)" in text
+    odd = check(trivial_claim(space=lambda pick: "an instance", proof=None), examples=1)
+    assert "raised TypeError: the space returned str, not an Instance" in odd.counterexample
+
+
+def test_built_in_hypotheses_cannot_be_silently_redefined():
+    original = theorems.HYPOTHESES["white input"]
+    with pytest.raises(ValueError, match=re.escape(
+            "a hypothesis named 'white input' is already registered; pass replace=True "
+            "to redefine it")):
+        @theorems.hypothesis("white input")
+        def anything_is_white(model, stats):
+            return True, "redefined"
+    assert theorems.HYPOTHESES["white input"] is original
+    stats = non_stationary(CNN, 1)
+    with pytest.raises(HypothesisFailed, match="'white input' fails"):
+        theorems.get("closed form").require(CNN, stats)
+    try:  # a new hypothesis is added, and then protected in turn; replace=True redefines
+        @theorems.hypothesis("round input")
+        def round_input(model, stats):
+            return True, "round"
+        assert theorems.HYPOTHESES["round input"] is round_input
+        with pytest.raises(ValueError, match="'round input' is already registered"):
+            theorems.hypothesis("round input")(round_input)
+        square = theorems.hypothesis("round input", replace=True)(lambda m, s: (False, "no"))
+        assert theorems.HYPOTHESES["round input"] is square
+    finally:
+        theorems.HYPOTHESES.pop("round input", None)
+    with pytest.raises(ValueError, match="must be callable"):
+        theorems.hypothesis("square input")("not a predicate")
+    assert "square input" not in theorems.HYPOTHESES

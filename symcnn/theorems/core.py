@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import time
 import traceback
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..data import Statistics
-from ..instances import RandomPick
+from ..instances import SEED_MAX, RandomPick
 from ..model import FullyConnected, LinearCNN
 from ..symbolic.derivation import Derivation, DerivationError
 from ..theory import Theory
@@ -82,10 +83,21 @@ HYPOTHESES: dict[str, Callable] = {
 returning ``(holds, detail)``."""
 
 
-def hypothesis(name: str) -> Callable:
+def hypothesis(name: str, replace: bool = False) -> Callable:
     """Decorator registering ``predicate(model, stats) -> (holds, detail)`` as hypothesis
-    ``name`` (for user claims)."""
+    ``name`` (for user claims). A name already registered (a built-in such as ``"white
+    input"``, or an earlier claim's) is refused with ``ValueError`` unless ``replace``: a
+    claim cannot silently redefine what another theorem's hypothesis means."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"a hypothesis name must be a non-empty string, got {name!r}")
+    if name in HYPOTHESES and not replace:
+        raise ValueError(f"a hypothesis named {name!r} is already registered; pass "
+                         f"replace=True to redefine it")
+
     def register(predicate: Callable) -> Callable:
+        if not callable(predicate):
+            raise ValueError(f"hypothesis {name!r}: the predicate must be callable "
+                             f"(model, stats) -> (holds, detail), got {predicate!r}")
         HYPOTHESES[name] = predicate
         return predicate
     return register
@@ -161,7 +173,22 @@ class Theorem:
 
     def instance(self, seed: int = 0, index: int = 0) -> Instance:
         """Instance ``index`` of ``symcnn check --seed seed``."""
+        seed, index = _seed(seed), _integer("index", index, 0)
         return self.space(RandomPick(np.random.default_rng([seed, index])))
+
+
+def _integer(name: str, value, low: int, high: int | None = None, what: str = "") -> int:
+    """``value`` as an ``int`` in ``[low, high]``, or ``ValueError`` naming ``name``, the
+    value and what is allowed (bools and non-integers refused)."""
+    allowed = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
+    if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)) \
+            or value < low or (high is not None and value > high):
+        raise ValueError(f"{name} must be {allowed}{what}, got {value!r}")
+    return int(value)
+
+
+def _seed(seed) -> int:
+    return _integer("seed", seed, 0, SEED_MAX, " (2**32 - 1)")
 
 
 REFERENCE = "docs/theory-reference.md"
@@ -224,8 +251,15 @@ def check(theorem: Theorem | str, examples: int = 3, seed: int = 0, proof: bool 
     """Check ``theorem``: build and check its proof (if any, and ``proof``), then verify it on
     ``examples`` random instances inside its hypotheses (instance ``i`` from
     ``numpy.random.default_rng([seed, i])``). Stops at the first counterexample: an
-    instance whose error exceeds the tolerance or whose check raises."""
+    instance whose error exceeds the tolerance or whose check raises.
+
+    ``examples`` must be an integer >= 1 and ``seed`` one from 0 to ``2**32 - 1``
+    (``ValueError`` before anything runs). A failure of the claim itself (its proof, or
+    building or checking an instance, raises) is reported in the :class:`Result`, never
+    raised, so a caller checking several theorems gets a result for each."""
     theorem = get(theorem) if isinstance(theorem, str) else theorem
+    examples = _integer("examples", examples, 1, what=" (the number of random instances)")
+    seed = _seed(seed)
     start = time.perf_counter()
     status = "none"
     if theorem.proof is not None and proof:
@@ -235,6 +269,9 @@ def check(theorem: Theorem | str, examples: int = 3, seed: int = 0, proof: bool 
             status = f"{len(theorem.proof().steps)} steps checked"
         except DerivationError as error:
             status = f"FAILED: {error}"
+        except Exception as exc:  # the claim's proof is broken: its row says so
+            status = (f"FAILED: raised {type(exc).__name__}: {exc}\n"
+                      + traceback.format_exc(limit=3))
     elif theorem.proof is not None:
         status = "skipped (--no-proof)"
     worst, done, counterexample = 0.0, 0, None
@@ -243,11 +280,16 @@ def check(theorem: Theorem | str, examples: int = 3, seed: int = 0, proof: bool 
             progress(f"{theorem.name}: instance {index + 1}/{examples}")
         done, instance = index + 1, None
         try:
-            instance = theorem.instance(seed, index)
+            built = theorem.instance(seed, index)
+            if not isinstance(built, Instance):
+                raise TypeError(f"the space returned {type(built).__name__}, not an "
+                                f"Instance")
+            instance = built
             error = theorem.verify(instance)
         except Exception as exc:  # any failure is a counterexample, reported in full
+            where = "checking it" if instance is not None else "building the instance"
             counterexample = _counterexample(theorem, instance, seed, index,
-                                             f"raised {type(exc).__name__}: {exc}\n"
+                                             f"{where} raised {type(exc).__name__}: {exc}\n"
                                              + traceback.format_exc(limit=3))
             break
         worst = max(worst, error) if np.isfinite(error) else np.inf

@@ -22,7 +22,7 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass
-from math import ceil
+from math import ceil, prod
 
 import numpy as np
 
@@ -152,6 +152,101 @@ class Fast(_OnStatistics):
         return (*d_kernels, self.layers.irfft(signals[-1]))
 
 
+class _PixelCoordinates:
+    """``train``'s state for any engine: the parameters raveled into one real vector."""
+
+    def __init__(self, engine):
+        self.engine, self.model = engine, engine.model
+
+    def encode(self, params) -> np.ndarray:
+        return flatten(params)
+
+    def decode(self, state: np.ndarray) -> tuple[np.ndarray, ...]:
+        return unflatten(self.model, state)
+
+    def gradient(self, state: np.ndarray) -> np.ndarray:
+        return flatten(self.engine.gradient(self.decode(state)))
+
+    def evaluate(self, state: np.ndarray) -> tuple[float, np.ndarray]:
+        return self.engine.evaluate(self.decode(state))
+
+
+class _SpectralCoordinates:
+    """``train``'s state for :class:`Fast` with full kernels and a per-frequency data term:
+    the half-spectra ``rfftn`` of the padded kernels and of ``W``, one complex vector.
+
+    ``rfftn`` is linear, so the flow (and RK4, and gradient descent) in these coordinates is
+    the image of the flow on the parameters: ``dX/dt = -rfftn(dL/dx)``, which is the
+    per-frequency product :class:`Fast` forms before its inverse transform.  Each frequency
+    keeps its own floating-point exponent: a mode ``1e-20`` times the largest one is kept
+    to full relative precision, where pixel-space parameters round it away (and, the
+    weights becoming exactly translation invariant, the flow would stay on that saddle).
+    """
+
+    def __init__(self, engine: Fast):
+        self.engine, self.model, self.layers = engine, engine.model, engine.layers
+        self.sizes = [prod(s[:2]) * (prod(self.model.shape[:-1]) * (self.model.shape[-1] // 2 + 1))
+                      for s in self.model.param_shapes()]
+        self.lags = (slice(None), slice(None), *self.model.lags())
+
+    def encode(self, params) -> np.ndarray:
+        *kernels, w_out = params
+        hats = [self.layers.rfft(self.model.padded_kernel(w)) for w in kernels]
+        return np.concatenate([h.ravel() for h in (*hats, self.layers.rfft(w_out))])
+
+    def _split(self, state: np.ndarray) -> list[np.ndarray]:
+        half = (*self.model.shape[:-1], self.model.shape[-1] // 2 + 1)
+        parts = np.split(state, np.cumsum(self.sizes)[:-1])
+        return [p.reshape(*s[:2], *half) for p, s in zip(parts, self.model.param_shapes(),
+                                                         strict=True)]
+
+    def decode(self, state: np.ndarray) -> tuple[np.ndarray, ...]:
+        *hats, w_hat = self._split(state)
+        return (*(self.layers.irfft(h)[self.lags] for h in hats), self.layers.irfft(w_hat))
+
+    def _rows(self, state):
+        *hats, w_hat = self._split(state)
+        k_hats = [np.conj(h) for h in hats]
+        rows = [w_hat]
+        for k in reversed(k_hats):
+            rows.append(self.layers.adjoint(k, rows[-1]))
+        return k_hats, rows
+
+    def gradient(self, state: np.ndarray) -> np.ndarray:
+        k_hats, rows = self._rows(state)
+        signals = [self.engine._residual_hat(rows[-1])]
+        for k in k_hats:
+            signals.append(self.layers.forward(k, signals[-1]))
+        # rfftn(dL/dwpad) = conj(a) b per frequency; rfftn(dL/dW) = the last signal
+        grads = [np.einsum("bc...,bd...->cd...", np.conj(rows[-2 - layer]), signals[layer])
+                 for layer in range(len(k_hats))]
+        grads.append(signals[-1])
+        return np.concatenate([self._hermitian(g).ravel() for g in grads])
+
+    def _hermitian(self, g: np.ndarray) -> np.ndarray:
+        """The half-spectrum of a real signal: at the self-conjugate planes of the last axis
+        (0 and N/2), the average of ``g`` and its conjugate reflection."""
+        d, n = len(self.model.shape), self.model.shape[-1]
+        g = g.copy()
+        for j in {0, n // 2} if n % 2 == 0 else {0}:
+            plane = g[..., j]
+            mirrored = plane
+            for axis in range(plane.ndim - d + 1, plane.ndim):
+                mirrored = np.roll(np.flip(mirrored, axis), 1, axis)
+            g[..., j] = (plane + np.conj(mirrored)) / 2
+        return g
+
+    def evaluate(self, state: np.ndarray) -> tuple[float, np.ndarray]:
+        m = self.layers.end_to_end(self._rows(state)[1])
+        return self.engine.loss(m, m @ self.engine.stats.sxx - self.engine.stats.syx), m
+
+
+def _coordinates(engine):
+    if isinstance(engine, Fast) and engine.model.full_kernel and engine._lambda is not None:
+        return _SpectralCoordinates(engine)
+    return _PixelCoordinates(engine)
+
+
 class Samples:
     """Gradient of ``L = 1/(2P) sum_mu |y_mu - y_hat(x_mu)|^2`` by forward and backward
     passes over the samples ``x`` ``(P, C_in, *shape)``; ``y`` class indices (one-hot over
@@ -237,6 +332,12 @@ class Trajectory:
         return out
 
 
+# The smallest product of the layers' largest weights that keeps the end-to-end map, and
+# every gradient, a normal float64 with its full relative precision (tiny / eps ~ 1e-292,
+# with a margin for the sums over channels and pixels).
+MIN_SCALE_PRODUCT = 1e-280
+
+
 def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
           dt: float | None = None, rtol: float | None = None, lr: float | None = None,
           record_params: bool = False, progress: bool = False) -> Trajectory:
@@ -247,55 +348,163 @@ def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
     engine : Dense, Fast or Samples
     method : {"flow", "gd"}
         ``"flow"``: ``tau dtheta/dt = -dL/dtheta`` by RK4, with fixed steps of at most ``dt``
-        or adaptive steps (step doubling) to relative accuracy ``rtol`` per step.
-        ``"gd"``: ``theta <- theta - lr dL/dtheta``, step ``k`` at ``t = lr tau k``; ``times``
-        must be multiples of ``lr tau``.
+        or adaptive steps (step doubling) to relative accuracy ``rtol`` per step; give
+        exactly one of ``dt`` (finite, > 0) or ``rtol`` (in ``(0, 1)``), and no ``lr``.
+        ``"gd"``: ``theta <- theta - lr dL/dtheta`` (``lr`` finite, > 0), step ``k`` at
+        ``t = lr tau k``; ``times`` must be multiples of ``lr tau``; ``dt`` and ``rtol`` are
+        refused.
     progress : bool
         Report progress on standard error.
+
+    Raises
+    ------
+    ValueError
+        A bad argument, an option that does not apply to ``method``, or ``params`` too small
+        to represent: the end-to-end map is a product of the layers, and when the product of
+        the layers' largest weights is below ``MIN_SCALE_PRODUCT`` (1e-280) it and the
+        gradient underflow float64.
+    FloatingPointError
+        Training diverged (the parameters or the loss overflowed). The message gives the
+        cause: the initial weights too large, ``dt`` too large (fixed-step flow), ``lr``
+        above the stable step (gradient descent, with the bound ``2 / lambda_max`` of the
+        loss's largest curvature where it is cheap to estimate), or the adaptive step
+        underflowing.
     """
     model = engine.model
-    theta = flatten(model.check_params(params))
+    checked = model.check_params(params)
+    coords = _coordinates(engine)
+    theta = coords.encode(checked)
     times = _check_times(times)
     if not (np.isfinite(tau) and tau > 0):
         raise ValueError(f"tau must be a finite number > 0, got {tau!r}")
+    _check_scale(checked)
 
     def grad(th):
-        return flatten(engine.gradient(unflatten(model, _finite(th)))) / tau
+        return coords.gradient(_finite(th)) / tau
 
     if method == "flow":
+        if lr is not None:
+            raise ValueError(f"lr does not apply to method='flow' (got lr={lr!r}); give dt "
+                             "(fixed RK4 step) or rtol (adaptive), or use method='gd'")
         if (dt is None) == (rtol is None):
             raise ValueError("method='flow' needs exactly one of dt (fixed RK4 step) or rtol "
                              f"(adaptive), got dt={dt!r}, rtol={rtol!r}")
-        advance = (_rk4_fixed(grad, positive("dt", dt)) if dt is not None
-                   else _rk4_adaptive(grad, positive("rtol", rtol)))
+        if dt is not None:
+            dt = positive("dt", dt)
+            advance = _rk4_fixed(grad, dt)
+            cause = (f"the fixed step dt={dt:g} is too large for the flow here (it is stiff "
+                     "where the weights are large); lower dt or use rtol")
+        else:
+            rtol = positive("rtol", rtol)
+            if not rtol < 1:
+                raise ValueError(f"rtol must be in (0, 1) (a relative accuracy per step), got "
+                                 f"{rtol!r}")
+            advance = _rk4_adaptive(grad, rtol)
+            cause = f"the adaptive step did not control the error at rtol={rtol:g}"
     elif method == "gd":
-        advance = _gradient_descent(grad, positive("lr", lr) * tau)
+        for name, value in (("dt", dt), ("rtol", rtol)):
+            if value is not None:
+                raise ValueError(f"{name} does not apply to method='gd' (got {name}={value!r}); "
+                                 "gradient descent takes lr only")
+        lr = positive("lr", lr)
+        advance = _gradient_descent(grad, lr * tau)
+        cause = None
     else:
         raise ValueError(f"method must be 'flow' or 'gd', got {method!r}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        first = flatten(engine.gradient(checked))
+        if not (np.all(np.isfinite(first)) and np.isfinite(engine.evaluate(checked)[0])):
+            raise FloatingPointError(
+                "training diverged: the initial weights are too large (init too large): the "
+                f"loss or its gradient overflows float64 at params (max |theta| = "
+                f"{np.max(np.abs(theta)):.3g}); start from smaller weights")
     report = _Progress(times[-1]) if progress else None
     maps, losses, recorded, t = [], [], [], 0.0
     for t_next in times:
-        with np.errstate(over="ignore", invalid="ignore"):  # divergence: _finite raises
-            theta = _finite(advance(theta, t, t_next))
-        t = t_next
-        current = unflatten(model, theta)
-        loss, m = engine.evaluate(current)
+        with np.errstate(over="ignore", invalid="ignore"):  # divergence: reported below
+            try:
+                new = _finite(advance(theta, t, t_next))
+                loss, m = coords.evaluate(new)
+                if not np.isfinite(loss):
+                    raise FloatingPointError("the loss overflowed")
+            except FloatingPointError as error:
+                if "adaptive step size underflow" in str(error):
+                    raise
+                reason = cause or _gd_cause(grad, theta, lr, tau)
+                raise FloatingPointError(f"training diverged between t = {t:g} and "
+                                         f"t = {t_next:g}: {reason}") from error
+        theta, t = new, t_next
         maps.append(m)
         losses.append(loss)
         if record_params:
-            recorded.append(tuple(p.copy() for p in current))
+            recorded.append(tuple(p.copy() for p in coords.decode(theta)))
         if report:
             report(t, loss)
     if report:
         report.done()
     return Trajectory(times=times, maps=np.array(maps), loss=np.array(losses),
-                      final=unflatten(model, theta.copy()), shape=engine.shape,
+                      final=tuple(p.copy() for p in coords.decode(theta)), shape=engine.shape,
                       c_in=engine.c_in, params=recorded if record_params else None)
+
+
+def _check_scale(params) -> None:
+    """Refuse ``params`` whose end-to-end map (a product of the layers) underflows."""
+    scales = [float(np.max(np.abs(p), initial=0.0)) for p in params]
+    log_product = sum(np.log10(s) if s > 0 else -np.inf for s in scales)
+    if log_product < np.log10(MIN_SCALE_PRODUCT):
+        layers = len(params)
+        raise ValueError(
+            f"params are too small to train in float64: the end-to-end map is a product of "
+            f"{layers} layers and the product of their largest weights is 10^{log_product:.4g}, "
+            f"below the supported {MIN_SCALE_PRODUCT:.0e} (the map and the gradient underflow). "
+            f"Supported: a product >= {MIN_SCALE_PRODUCT:.0e}, e.g. init_random scale >= "
+            f"{10 ** (np.log10(MIN_SCALE_PRODUCT) / layers):.1e} for this model; from a "
+            "smaller start the flow only spends longer on its plateau")
+
+
+def _curvature(grad, theta: np.ndarray, iterations: int = 30) -> float:
+    """The largest eigenvalue magnitude of the loss's Hessian at ``theta``, by power
+    iteration on central differences of the gradient (the loss is a polynomial)."""
+    v = np.random.default_rng(0).standard_normal(theta.shape).astype(theta.dtype)
+    v /= _norm(v)
+    eps = 1e-5 * max(_norm(theta), 1.0)
+    value = 0.0
+    for _ in range(iterations):
+        hv = (grad(theta + eps * v) - grad(theta - eps * v)) / (2 * eps)
+        value = _norm(hv)
+        if not (np.isfinite(value) and value > 0):
+            return float("nan")
+        v = hv / value
+    return value
+
+
+def _gd_cause(grad, theta: np.ndarray, lr: float, tau: float) -> str:
+    """Why gradient descent diverged, with the stable bound ``2 / lambda_max`` at the last
+    recorded parameters when it can be estimated."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        try:
+            curvature = _curvature(grad, theta) * tau  # grad is dL/dtheta / tau
+        except FloatingPointError:
+            curvature = float("nan")
+    text = f"step too large (lr={lr:g})"
+    if np.isfinite(curvature) and curvature > 0:
+        text += (f"; the stable bound for gradient descent is lr < 2 / lambda_max = "
+                 f"{2 / curvature / tau:.3g} (lambda_max = {curvature:.3g}, the largest "
+                 "curvature of the loss at the last recorded parameters)")
+    return text + "; lower lr"
+
+
+def _norm(x: np.ndarray) -> float:
+    """The 2-norm without underflow or overflow of the squares (scaled by ``max |x|``)."""
+    scale = float(np.max(np.abs(x), initial=0.0))
+    if scale == 0 or not np.isfinite(scale):
+        return scale
+    return scale * float(np.linalg.norm(x / scale))
 
 
 def _finite(theta: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(theta)):
-        raise FloatingPointError("training diverged: the parameters overflowed; lower lr or dt")
+        raise FloatingPointError("the parameters overflowed")
     return theta
 
 
@@ -336,8 +545,10 @@ def _rk4_adaptive(grad, rtol: float):
             h = min(h, t1 - t)
             full = _rk4_step(grad, theta, h)
             half = _rk4_step(grad, _rk4_step(grad, theta, h / 2), h / 2)
-            err = np.linalg.norm(half - full) / 15 / (
-                rtol * max(np.linalg.norm(half), np.finfo(float).tiny))
+            # relative to the state's norm, both norms scaled so that neither underflows
+            size = _norm(half)
+            change = _norm(half - full) / 15
+            err = change / (rtol * size) if size > 0 else (0.0 if change == 0 else np.inf)
             if err <= 1:
                 theta, t = half + (half - full) / 15, (t1 if h == t1 - t else t + h)
             elif h < 1e-12 * max(abs(t), 1.0):

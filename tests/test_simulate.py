@@ -213,7 +213,20 @@ def test_progress_is_reported(capsys):
     ({"method": "gd", "lr": 0.3}, ValueError, "multiple of lr \\* tau"),
     ({"method": "euler", "dt": 0.1}, ValueError, "method must be 'flow' or 'gd'"),
     ({"dt": 0.1, "tau": 0}, ValueError, "tau must be a finite number > 0"),
-    ({"method": "gd", "lr": 50.0, "times": [0, 1000]}, FloatingPointError, "diverged"),
+    ({"method": "gd", "lr": 50.0, "times": [0, 1000]}, FloatingPointError,
+     r"diverged.*step too large \(lr=50\).*2 / lambda_max"),
+    ({"dt": 5.0, "times": [0, 100]}, FloatingPointError, "diverged.*dt=5 is too large"),
+    ({"rtol": 1.0}, ValueError, r"rtol must be in \(0, 1\)"),
+    ({"rtol": 2.0}, ValueError, r"rtol must be in \(0, 1\)"),
+    ({"rtol": 0.0}, ValueError, "rtol must be a finite number > 0"),
+    ({"rtol": np.nan}, ValueError, "rtol must be a finite number > 0"),
+    ({"dt": np.inf}, ValueError, "dt must be a finite number > 0"),
+    ({"method": "gd", "lr": np.nan}, ValueError, "lr must be a finite number > 0"),
+    ({"dt": 0.1, "lr": 0.1}, ValueError, "lr does not apply to method='flow'"),
+    ({"rtol": 1e-6, "lr": 0.1}, ValueError, "lr does not apply to method='flow'"),
+    ({"method": "gd", "lr": 0.5, "dt": 0.1}, ValueError, "dt does not apply to method='gd'"),
+    ({"method": "gd", "lr": 0.5, "rtol": 1e-8}, ValueError,
+     "rtol does not apply to method='gd'"),
     ({"dt": 0.1, "times": [1, 0.5]}, ValueError, "ascending"),
     ({"dt": 0.1, "times": [np.nan]}, ValueError, "finite"),
 ])
@@ -262,3 +275,113 @@ def test_mode_strengths_and_half_way_times_on_known_curves():
                                atol=1e-15)
     half = run.half_way_times(modes, np.array([2.0, -1.0]))
     assert half[0] == pytest.approx(1.0, abs=1e-14) and np.isnan(half[1])
+
+
+def test_options_of_the_other_mode_are_not_needed():
+    """Refusing foreign options must not break the defaults: gd with lr alone, the flow with
+    dt or rtol alone."""
+    model = LinearCNN(shape=4, channels=2)
+    engine, params = Dense(model, white(model, 0)), init_random(model, 0.5)
+    gd = train(engine, params, [0, 1], method="gd", lr=0.05)
+    flow = train(engine, params, [0, 1], rtol=1e-8)
+    fixed = train(engine, params, [0, 1], dt=0.01)
+    assert relative_error(flow.maps, fixed.maps) < 1e-8
+    assert gd.loss[-1] < gd.loss[0]
+
+
+def test_huge_initial_weights_are_reported_as_init_too_large():
+    model = LinearCNN(shape=4, channels=2)
+    with pytest.raises(FloatingPointError, match="init too large"), np.errstate(
+            over="ignore", invalid="ignore"):
+        train(Dense(model, white(model, 0)), init_random(model, 1e200), [0, 1], rtol=1e-8)
+
+
+def test_gd_divergence_reports_a_stable_bound_that_holds():
+    """The bound 2 / lambda_max in the message is the real one: just below it descent from
+    near the minimum converges, well above it descent diverges."""
+    model = LinearCNN(shape=4, channels=2)
+    engine = Dense(model, white(model, 0))
+    start = train(engine, init_random(model, 0.5), [0, 40], rtol=1e-10).final
+    with pytest.raises(FloatingPointError) as info, np.errstate(over="ignore",
+                                                                invalid="ignore"):
+        train(engine, start, [0, 2000 * 3.0], method="gd", lr=3.0)
+    bound = float(str(info.value).split("lambda_max = ")[1].split(" ")[0])
+    assert 0 < bound < 3.0
+    lr = 0.9 * bound
+    run = train(engine, start, lr * np.array([0, 200]), method="gd", lr=lr)
+    assert run.loss[-1] <= run.loss[0] + 1e-12
+
+
+def test_norm_does_not_underflow():
+    from symcnn.simulate import _norm
+    x = np.full(4, 1e-300)
+    assert np.linalg.norm(x) == 0  # the unscaled norm does
+    assert _norm(x) == pytest.approx(2e-300, rel=1e-15)
+    assert _norm(np.zeros(3)) == 0
+    assert _norm(np.full(4, 1e300)) == pytest.approx(2e300, rel=1e-15)
+
+
+def one_mode_samples(model, seed=0, p=12):
+    """Samples whose statistics live at frequency 0 only (each image is constant): one
+    nonzero singular mode, so no mode is ever below rounding relative to another and every
+    engine can follow the flow exactly from any representable scale."""
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(p)
+    x = a[:, None, None] * np.ones((p, model.c_in, *model.shape))
+    y = rng.standard_normal((p, model.n_out)) + 2 * a[:, None]
+    return x, y
+
+
+@pytest.mark.parametrize("scale, t_end", [(1e-300, None), (1e-50, 40.0), (1e-6, 10.0),
+                                          (1.0, 5.0)])
+def test_engines_agree_across_initial_scales(scale, t_end):
+    """Fast (spectral state), Dense and Samples (pixel state) follow the same run to 1e-10
+    from initial scales 1e-50 to 1, the mode being learned within the run; 1e-300 is outside
+    the supported range (the map, a product of two layers, underflows) and refused."""
+    model = LinearCNN(shape=4, channels=2, n_out=2)
+    x, y = one_mode_samples(model)
+    stats = Statistics.from_samples(x, y)
+    engines = [Dense(model, stats), Fast(model, stats), Samples(model, x, y)]
+    params = init_random(model, scale, seed=3)
+    if t_end is None:
+        for engine in engines:
+            with pytest.raises(ValueError, match=r"params are too small.*supported 1e-280"):
+                train(engine, params, [0, 1], dt=0.05)
+        return
+    times = np.linspace(0, t_end, 9)
+    runs = [train(engine, params, times, dt=0.04) for engine in engines]
+    learned = stats.optimal_map().sum(-1)  # the map at frequency 0 (the others stay)
+    assert relative_error(runs[0].maps[-1].sum(-1), learned) < 1e-6  # the mode was learned
+    assert relative_error(runs[0].maps[1 if scale < 1 else 0].sum(-1), learned) > 0.1
+    for other in runs[1:]:
+        assert relative_error(other.maps, runs[0].maps) < 1e-10
+        assert relative_error(other.loss - runs[2].loss[-1], runs[0].loss - runs[2].loss[-1]
+                              ) < 1e-10 or other is runs[2]
+
+
+def test_adaptive_steps_follow_the_flow_from_a_tiny_start():
+    """The error estimate is relative to the state and scaled: from 1e-140 (a map of 1e-280)
+    the adaptive run matches the fixed-step one."""
+    model = LinearCNN(shape=4, channels=2, n_out=2)
+    x, y = one_mode_samples(model)
+    engine = Fast(model, Statistics.from_samples(x, y))
+    params = init_random(model, 1e-140, seed=3)
+    times = np.linspace(0, 80, 5)
+    fixed = train(engine, params, times, dt=0.04)
+    adaptive = train(engine, params, times, rtol=1e-6)
+    assert relative_error(fixed.maps[-1], engine.stats.optimal_map()) < 1e-3
+    assert relative_error(adaptive.maps, fixed.maps) < 1e-4
+
+
+def test_fast_learns_every_frequency_from_a_tiny_start():
+    """From 1e-50 the strongest frequency is learned while the others are 1e-20 of it:
+    pixel-space weights round them away and become translation invariant, an exact saddle
+    (Fast used to stop at the loss of frequency 0 alone). Fast keeps each frequency's
+    half-spectrum and reaches the minimum the moderate start reaches."""
+    model = LinearCNN(shape=6, channels=2, n_out=2)
+    engine = Fast(model, white(model, 2))
+    tiny = train(engine, init_random(model, 1e-50, seed=1), [0, 600], rtol=1e-8)
+    moderate = train(engine, init_random(model, 1e-3, seed=1), [0, 60], rtol=1e-8)
+    assert moderate.loss[-1] < -0.1
+    assert tiny.loss[-1] == pytest.approx(moderate.loss[-1], rel=1e-8)
+    assert relative_error(tiny.maps[-1], moderate.maps[-1]) < 1e-6

@@ -1,40 +1,94 @@
 """Argument checks shared by the public entry points: each returns the checked value or
-raises ``ValueError`` naming the parameter, the value and what is allowed."""
+raises ``ValueError`` (a bad value) or ``TypeError`` (a bad type: a string, a bool where a
+number is meant, a complex or non-numeric array), naming the parameter, the value and what is
+allowed.  Nothing is coerced silently: ``"0.1"``, ``True``, ``2.5`` for an integer and
+complex arrays are refused, not converted."""
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
+
+REAL_KINDS = "biuf"  # bool, signed and unsigned integers, floats
+"""NumPy dtype kinds accepted as real data (bool arrays count as 0/1)."""
 
 
 def positive_int(name: str, value, minimum: int = 1) -> int:
-    """``value`` as an ``int >= minimum`` (bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+    """``value`` as an ``int >= minimum`` (bools and floats such as ``2.0`` refused)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer) or (
+            value < minimum):
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
 
 
 def size_tuple(name: str, value) -> tuple[int, ...]:
     """A 1-D or 2-D size (an int or 1 or 2 ints >= 1) as a tuple."""
+    if isinstance(value, str | bytes):
+        raise TypeError(f"{name} must be an int or a tuple of 1 or 2 ints, got {value!r}")
     values = (value,) if np.ndim(value) == 0 else tuple(value)
     if len(values) not in (1, 2):
         raise ValueError(f"{name} must have 1 or 2 entries (1-D or 2-D images), got {value!r}")
     return tuple(positive_int(f"{name}[{i}]", v) for i, v in enumerate(values))
 
 
+def real_number(name: str, value, allowed: str = "a real number") -> float:
+    """``value`` as a float, if it is a real number (not a bool, a string or complex:
+    ``TypeError``; ``None``, a missing value: ``ValueError``)."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
+        error = ValueError if value is None else TypeError
+        raise error(f"{name} must be {allowed}, got {value!r} ({type(value).__name__})")
+    return float(value)
+
+
 def positive(name: str, value) -> float:
     """``value`` as a finite float ``> 0``."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}") from None
+    number = real_number(name, value, "a finite number > 0")
     if not (np.isfinite(number) and number > 0):
         raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return number
 
 
-def finite_array(name: str, value, ndim: int | None = None) -> np.ndarray:
-    """``value`` as a non-empty float array of finite values (with ``ndim`` axes if given)."""
-    a = np.asarray(value, dtype=float)
+def nonnegative(name: str, value) -> float:
+    """``value`` as a finite float ``>= 0``."""
+    number = real_number(name, value, "a finite number >= 0")
+    if not (np.isfinite(number) and number >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return number
+
+
+def flag(name: str, value) -> bool:
+    """``value`` if it is a bool (``'no'``, ``0`` or ``None`` are refused, not truth-tested)."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def numeric_array(name: str, value, complex_ok: bool = False) -> np.ndarray:
+    """``value`` as a float (or, with ``complex_ok``, complex) array, refusing complex data
+    where real is meant and non-numeric data (strings, objects, ragged lists)."""
+    try:
+        a = np.asarray(value)
+    except ValueError as error:  # ragged nested sequences
+        raise ValueError(f"{name} must be a rectangular numeric array, got {error}") from None
+    if a.dtype.kind == "c" and not complex_ok:
+        raise TypeError(f"{name} is complex (dtype {a.dtype}); symcnn takes real data")
+    if a.dtype.kind not in REAL_KINDS + ("c" if complex_ok else ""):
+        raise TypeError(f"{name} must be a numeric array, got dtype {a.dtype} "
+                        f"({'real' if not complex_ok else 'real or complex'} numbers allowed)")
+    return a.astype(complex if a.dtype.kind == "c" else float, copy=False)
+
+
+def finite_array(name: str, value, ndim: int | None = None,
+                 complex_ok: bool = False) -> np.ndarray:
+    """``value`` as a non-empty float array of finite values (with ``ndim`` axes if given).
+
+    Complex input raises ``TypeError`` (``"x is complex; symcnn takes real data"``) unless
+    ``complex_ok`` (then the array is complex); so do strings and other non-numeric dtypes.
+    """
+    a = numeric_array(name, value, complex_ok)
     if ndim is not None and a.ndim != ndim:
         raise ValueError(f"{name} must be a {ndim}-D array, got shape {a.shape}")
     if a.size == 0:

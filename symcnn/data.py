@@ -22,10 +22,20 @@ from math import prod
 import numpy as np
 
 from . import fourier
-from .checks import finite_array, positive_int, size_tuple
+from .checks import (
+    finite_array,
+    nonnegative,
+    numeric_array,
+    positive_int,
+    real_number,
+    size_tuple,
+)
 from .model import block_circulant, difference_index
 
 STATIONARY_RTOL = 1e-10
+COVARIANCE_RTOL = 1e-10
+"""Tolerance of the covariance check on ``Sigma_xx``, relative to ``max |Sigma_xx|``: the
+asymmetry ``max |Sigma_xx - Sigma_xx^T|`` and the most negative eigenvalue may not exceed it."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,15 +47,21 @@ class Statistics:
     shape : int or tuple of int
         Image size ``(N_1,)`` or ``(N_1, N_2)``.
     sxx : array, shape (D, D)
-        ``Sigma_xx = <x x^T>``, symmetric, ``D = c_in N``.
+        ``Sigma_xx = <x x^T>``, ``D = c_in N``: real, symmetric and positive semidefinite to
+        :data:`COVARIANCE_RTOL` ``= 1e-10`` relative to its largest entry ``max |Sigma_xx|``
+        (``max |Sigma_xx - Sigma_xx^T| <= 1e-10 max |Sigma_xx|``, every eigenvalue
+        ``>= -1e-10 max |Sigma_xx|``), else ``ValueError``; it is stored symmetrised.
     syx : array, shape (N_o, D)
         ``Sigma_yx = <y x^T>``.
     c_in : int
         Input channels.
     syy : float, optional
-        ``<|y|^2>``; only shifts the loss.  Without it the loss is reported up to it.
+        ``<|y|^2>``, a finite number ``>= 0``; only shifts the loss.  Without it the loss is
+        reported up to it.
     n_samples : int, optional
-        ``P``, when the statistics come from samples.
+        ``P >= 1``, when the statistics come from samples.
+
+    Arrays must be real and numeric: complex or non-numeric ones raise ``TypeError``.
     """
 
     shape: tuple[int, ...]
@@ -66,12 +82,12 @@ class Statistics:
                              f"and shape = {shape}, got {sxx.shape}")
         if syx.shape[1] != n_in:
             raise ValueError(f"syx must have shape (N_o, D) with D = {n_in}, got {syx.shape}")
-        if not np.allclose(sxx, sxx.T, rtol=1e-10, atol=1e-12 * np.abs(sxx).max()):
-            raise ValueError("sxx must be symmetric (it is <x x^T>)")
-        if self.syy is not None and not (np.isfinite(self.syy) and self.syy >= 0):
-            raise ValueError(f"syy must be a finite number >= 0, got {self.syy!r}")
-        for name, value in (("shape", shape), ("c_in", c_in), ("sxx", (sxx + sxx.T) / 2),
-                            ("syx", syx)):
+        sxx = _covariance(sxx)
+        syy = None if self.syy is None else nonnegative("syy", self.syy)
+        n_samples = None if self.n_samples is None else positive_int("n_samples",
+                                                                     self.n_samples)
+        for name, value in (("shape", shape), ("c_in", c_in), ("sxx", sxx), ("syx", syx),
+                            ("syy", syy), ("n_samples", n_samples)):
             object.__setattr__(self, name, value)
 
     @classmethod
@@ -100,7 +116,7 @@ class Statistics:
         (identity blocks) is white input.
         """
         shape = size_tuple("shape", shape)
-        lam = np.asarray(spectrum, dtype=complex)
+        lam = numeric_array("spectrum", spectrum, complex_ok=True).astype(complex)
         if lam.ndim != 2 + len(shape) or lam.shape[0] != lam.shape[1] or lam.shape[2:] != shape:
             raise ValueError(f"spectrum must have shape (C_in, C_in, *{shape}), got {lam.shape}")
         if not np.all(np.isfinite(lam)):
@@ -152,7 +168,11 @@ class Statistics:
         return float(np.linalg.norm(self.sxx - circ) / max(np.linalg.norm(self.sxx), 1e-300))
 
     def is_stationary(self, rtol: float = STATIONARY_RTOL) -> bool:
-        """Whether ``Sigma_xx`` is block-circulant to relative Frobenius error ``rtol``."""
+        """Whether ``Sigma_xx`` is block-circulant to relative Frobenius error ``rtol``
+        (a number ``>= 0``, ``inf`` allowed)."""
+        rtol = real_number("rtol", rtol)
+        if not rtol >= 0:
+            raise ValueError(f"rtol must be a number >= 0, got {rtol!r}")
         return self.stationarity <= rtol
 
     def _spectrum_of(self, sigma: np.ndarray) -> np.ndarray:
@@ -177,13 +197,48 @@ class Statistics:
         return self.syx @ np.linalg.pinv(self.sxx, hermitian=True)
 
     def modes(self, rtol: float = 1e-12) -> Modes:
-        """The dataset SVD ``Sigma_yx = sum_a s_a u_a v_a^T``, modes with ``s_a > rtol s_1``."""
+        """The dataset SVD ``Sigma_yx = sum_a s_a u_a v_a^T``, modes with ``s_a > rtol s_1``
+        (``0 <= rtol < 1``)."""
+        rtol = _fraction("rtol", rtol)
         u, s, vt = np.linalg.svd(self.syx, full_matrices=False)
         keep = s > rtol * s[0] if s[0] > 0 else np.zeros_like(s, dtype=bool)
         u, s, vt = u[:, keep], s[keep], vt[keep]
         sign = np.sign(u[np.argmax(np.abs(u), axis=0), np.arange(u.shape[1])])
         u, vt = u * sign, vt * sign[:, None]
         return Modes(self.shape, s, u, vt.reshape(len(s), self.c_in, *self.shape))
+
+
+def _covariance(sxx: np.ndarray) -> np.ndarray:
+    """``sxx`` symmetrised, after checking that it is symmetric and positive semidefinite to
+    :data:`COVARIANCE_RTOL` relative to ``max |sxx|``."""
+    scale = float(np.abs(sxx).max())
+    tol = COVARIANCE_RTOL * scale
+    asymmetry = float(np.abs(sxx - sxx.T).max())
+    if asymmetry > tol:
+        raise ValueError(f"sxx must be symmetric (it is <x x^T>): max |sxx - sxx^T| = "
+                         f"{asymmetry:.3g} exceeds the tolerance {COVARIANCE_RTOL:g} max |sxx| "
+                         f"= {tol:.3g}")
+    sxx = (sxx + sxx.T) / 2
+    if scale == 0:
+        return sxx
+    try:  # fast path: Cholesky of sxx + tol I succeeds iff no eigenvalue is below -tol
+        np.linalg.cholesky(sxx + tol * np.eye(len(sxx)))
+    except np.linalg.LinAlgError:
+        lowest = float(np.linalg.eigvalsh(sxx)[0])  # rounding near -tol: eigenvalues decide
+        if lowest < -tol:
+            raise ValueError(
+                f"sxx must be positive semidefinite (it is <x x^T>): its smallest eigenvalue "
+                f"is {lowest:.3g}, below the tolerance -{COVARIANCE_RTOL:g} max |sxx| = "
+                f"{-tol:.3g}") from None
+    return sxx
+
+
+def _fraction(name: str, value) -> float:
+    """``value`` as a float in ``[0, 1)``."""
+    number = real_number(name, value)
+    if not 0 <= number < 1:
+        raise ValueError(f"{name} must be a number with 0 <= {name} < 1, got {value!r}")
+    return number
 
 
 @dataclass(frozen=True, eq=False)
@@ -225,7 +280,15 @@ class Modes:
 
 def targets_from_labels(y, n_samples: int, n_out: int | None = None) -> np.ndarray:
     """Targets ``(P, N_o)`` from class indices ``(P,)`` (one-hot) or target vectors."""
-    y = np.asarray(y)
+    try:
+        y = np.asarray(y)
+    except ValueError:  # ragged nested sequences
+        raise ValueError("y must be a rectangular array (class indices or target vectors)") \
+            from None
+    if y.ndim == 2:
+        y = numeric_array("y", y)
+    if n_out is not None:
+        n_out = positive_int("n_out", n_out)
     if y.shape[:1] != (n_samples,):
         raise ValueError(f"y must have P = {n_samples} rows like x, got shape {y.shape}")
     if y.ndim == 2:
@@ -250,8 +313,10 @@ def zca_whiten(x, eps: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     ``Sigma_xx + eps I`` in place of ``Sigma_xx`` when ``eps > 0``.
     """
     x = finite_array("x", x)
-    if not (np.isfinite(eps) and eps >= 0):
-        raise ValueError(f"eps must be a finite number >= 0, got {eps!r}")
+    eps = nonnegative("eps", eps)
+    if x.ndim not in (3, 4):
+        raise ValueError("x must have shape (P, C_in, N_1) or (P, C_in, N_1, N_2), "
+                         f"got {x.shape}")
     flat = x.reshape(len(x), -1)
     lam, q = np.linalg.eigh(flat.T @ flat / len(x) + eps * np.eye(flat.shape[1]))
     if lam[0] <= 1e-12 * lam[-1]:
@@ -267,6 +332,9 @@ def grating(shape, frequency, phase: float = 0.0) -> np.ndarray:
     sits on the conjugate pair ``+-f``."""
     shape = size_tuple("shape", shape)
     freq = _point("frequency", frequency, len(shape))
+    phase = real_number("phase", phase)
+    if not np.isfinite(phase):
+        raise ValueError(f"phase must be a finite number, got {phase!r}")
     if np.any(freq != np.round(freq)):
         raise ValueError(f"frequency must be integers (a DFT frequency index), got {frequency!r}")
     n = np.indices(shape)
@@ -278,8 +346,9 @@ def blob(shape, center, width: float) -> np.ndarray:
     """Unit-norm periodic Gaussian bump ``exp(-|n - center|^2 / (2 width^2))``: a localized
     shape whose spectrum spreads over many frequencies."""
     shape = size_tuple("shape", shape)
-    if not width > 0:
-        raise ValueError(f"width must be > 0, got {width!r}")
+    width = real_number("width", width)
+    if not (np.isfinite(width) and width > 0):
+        raise ValueError(f"width must be > 0 and finite, got {width!r}")
     center = _point("center", center, len(shape))
     dist2 = sum(np.minimum(np.abs(g - c) % n, n - np.abs(g - c) % n) ** 2
                 for g, c, n in zip(np.indices(shape), center, shape, strict=True))
@@ -287,7 +356,7 @@ def blob(shape, center, width: float) -> np.ndarray:
 
 
 def _point(name: str, value, d: int) -> np.ndarray:
-    point = np.asarray(value, dtype=float).reshape(-1)
+    point = numeric_array(name, value).reshape(-1)
     if point.shape != (d,):
         raise ValueError(f"{name} must have {d} entries, got {value!r}")
     if not np.all(np.isfinite(point)):
@@ -342,10 +411,8 @@ def make_dataset(parts, classes, samples_per_class: int, noise: float = 0.0,
         raise ValueError(f"parts must have shape (J, C_in, *shape) with J = classes.shape[1] "
                          f"= {classes.shape[1]}, got {parts.shape}")
     per_class = positive_int("samples_per_class", samples_per_class)
-    for name, value in (("noise", noise), ("jitter", jitter)):
-        if not (np.isfinite(value) and value >= 0):
-            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    rng = np.random.default_rng(seed)
+    noise, jitter = nonnegative("noise", noise), nonnegative("jitter", jitter)
+    rng = np.random.default_rng(positive_int("seed", seed, minimum=0))
     n_classes = len(classes)
     labels = np.repeat(np.arange(n_classes), per_class)
     prototypes = np.tensordot(classes, parts, axes=1)

@@ -29,7 +29,7 @@ from math import prod
 
 import numpy as np
 
-from .checks import positive_int, size_tuple
+from .checks import finite_array, positive_int, size_tuple
 
 CONVENTIONS = ("correlation", "convolution")
 
@@ -119,18 +119,21 @@ class LinearCNN:
         return [*kernels, (self.n_out, self.channels, *self.shape)]
 
     def check_params(self, params) -> tuple[np.ndarray, ...]:
-        """Return ``params`` as float arrays, or raise naming the parameter that is off."""
+        """Return ``params`` as float arrays, or raise naming the parameter that is off:
+        ``ValueError`` for a wrong count, shape or a NaN/inf, ``TypeError`` for a complex or
+        non-numeric array, or ``params`` not a sequence of arrays."""
         shapes = self.param_shapes()
+        if isinstance(params, str | bytes | dict) or not hasattr(params, "__len__"):
+            raise TypeError(f"params must be a sequence (tuple or list) of {len(shapes)} "
+                            f"arrays, got {type(params).__name__}")
         if len(params) != len(shapes):
             raise ValueError(f"params must hold {len(shapes)} arrays (depth kernels, then W), "
                              f"got {len(params)}")
         out = []
         for i, (p, s) in enumerate(zip(params, shapes, strict=True)):
-            p = np.asarray(p, dtype=float)
+            p = finite_array(f"params[{i}]", p)
             if p.shape != s:
                 raise ValueError(f"params[{i}] must have shape {s}, got {p.shape}")
-            if not np.all(np.isfinite(p)):
-                raise ValueError(f"params[{i}] contains NaN or inf")
             out.append(p)
         return tuple(out)
 

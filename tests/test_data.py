@@ -898,3 +898,117 @@ def test_dominant_frequency_ties_go_to_the_first_frequency(phase):
     v = grating(8, 2, phase) + grating(8, 3, phase)
     stats = Statistics(shape=8, sxx=np.eye(8), syx=v[None])
     assert stats.modes().dominant_frequencies() == [(2,)]
+
+
+# ---------------------------------------------------------------- no silent wrong answer
+
+
+@pytest.mark.parametrize("sxx, value", [
+    (-np.eye(3), "-1"),
+    (np.array([[1.0, 2.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 1.0]]), "-1"),  # eigenvalue -1
+    (np.diag([1.0, 1.0, -1e-9]), "-1e-09"),  # just below the tolerance -1e-10
+])
+def test_statistics_refuses_sxx_that_is_not_a_covariance(sxx, value):
+    with pytest.raises(ValueError, match=rf"sxx must be positive semidefinite .* smallest "
+                                         rf"eigenvalue is {value}, below the tolerance "
+                                         rf"-1e-10 max \|sxx\|"):
+        Statistics(shape=3, sxx=sxx, syx=np.ones((1, 3)))
+
+
+def test_statistics_refuses_asymmetric_sxx_naming_the_asymmetry():
+    sxx = np.eye(3)
+    sxx[0, 1] = 1e-6
+    with pytest.raises(ValueError, match=r"sxx must be symmetric .* max \|sxx - sxx\^T\| = "
+                                         r"1e-06 exceeds the tolerance 1e-10 max \|sxx\|"):
+        Statistics(shape=3, sxx=sxx, syx=np.ones((1, 3)))
+
+
+def test_covariance_tolerance_admits_rounding():
+    """Within 1e-10 max |sxx|: rounding of a PSD matrix (and the zero matrix) is accepted."""
+    Statistics(shape=3, sxx=np.diag([1.0, 1.0, -1e-11]), syx=np.ones((1, 3)))
+    Statistics(shape=3, sxx=np.zeros((3, 3)), syx=np.ones((1, 3)))
+    x = np.random.default_rng(1).standard_normal((2, 1, 8))  # P < D: rank 2
+    assert Statistics.from_samples(x, np.array([0, 1])).sxx.shape == (8, 8)
+
+
+COMPLEX = np.ones((5, 2, 3)) * (1 + 1j)
+
+
+@pytest.mark.parametrize("name, call", [
+    ("sxx", lambda: Statistics(shape=3, sxx=np.eye(3) + 0j, syx=np.ones((1, 3)))),
+    ("syx", lambda: Statistics(shape=3, sxx=np.eye(3), syx=np.ones((1, 3)) * 1j)),
+    ("x", lambda: Statistics.from_samples(COMPLEX, np.zeros(5, dtype=int))),
+    ("y", lambda: Statistics.from_samples(X, np.ones((5, 2)) + 0j)),
+    ("x", lambda: zca_whiten(COMPLEX)),
+    ("parts", lambda: make_dataset(COMPLEX[:1], np.eye(1), 2)),
+    ("classes", lambda: make_dataset(X[:1], np.eye(1) + 0j, 2)),
+    ("center", lambda: blob(4, 1j, 1.0)),
+    ("frequency", lambda: grating(4, 1 + 0j)),
+])
+def test_complex_arrays_are_refused_naming_the_parameter(name, call):
+    with pytest.raises(TypeError, match=f"^{name} is complex .*symcnn takes real data"):
+        call()
+
+
+@pytest.mark.parametrize("bad", [np.full((3, 3), "1.0"), np.array([[1, None, 0]] * 3),
+                                 None])
+@pytest.mark.parametrize("name", ["sxx", "syx"])
+def test_non_numeric_arrays_are_refused_naming_the_parameter(name, bad):
+    good = {"sxx": np.eye(3), "syx": np.ones((1, 3))}
+    with pytest.raises(TypeError, match=f"^{name} must be a numeric array, got dtype"):
+        Statistics(shape=3, **{**good, name: bad})
+
+
+def test_non_numeric_samples_and_spectra_are_refused():
+    with pytest.raises(TypeError, match="^x must be a numeric array"):
+        Statistics.from_samples(X.astype(str), np.zeros(5, dtype=int))
+    with pytest.raises(TypeError, match="^spectrum must be a numeric array"):
+        Statistics.stationary(4, np.full((1, 1, 4), "1"), np.ones((1, 4)))
+    with pytest.raises(ValueError, match="^x must be a rectangular numeric array"):
+        Statistics.from_samples([[[1.0, 2.0]], [[1.0]]], np.zeros(2, dtype=int))
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"syy": "1.0"}, TypeError, "syy must be a finite number >= 0, got '1.0'"),
+    ({"syy": True}, TypeError, "syy must be a finite number >= 0, got True"),
+    ({"syy": 1j}, TypeError, "syy must be a finite number >= 0"),
+    ({"n_samples": 2.5}, ValueError, "n_samples must be an integer >= 1, got 2.5"),
+    ({"n_samples": 0}, ValueError, "n_samples must be an integer >= 1, got 0"),
+    ({"n_samples": True}, ValueError, "n_samples must be an integer >= 1, got True"),
+])
+def test_statistics_options_are_not_coerced(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        Statistics(shape=3, sxx=np.eye(3), syx=np.ones((1, 3)), **kwargs)
+
+
+def test_statistics_stores_checked_options():
+    stats = Statistics(shape=3, sxx=np.eye(3), syx=np.ones((1, 3)), syy=np.float32(2),
+                       n_samples=np.int64(4))
+    assert type(stats.syy) is float and type(stats.n_samples) is int
+
+
+@pytest.mark.parametrize("name, call, error, match", [
+    ("eps", lambda: zca_whiten(X, eps="0.1"), TypeError, "eps must be a finite number >= 0"),
+    ("eps", lambda: zca_whiten(X, eps=True), TypeError, "eps must be a finite number >= 0"),
+    ("x", lambda: zca_whiten(X[0]), ValueError, r"x must have shape \(P, C_in, N_1\)"),
+    ("phase", lambda: grating(4, 1, phase=np.nan), ValueError, "phase must be a finite"),
+    ("phase", lambda: grating(4, 1, phase="0"), TypeError, "phase must be a real number"),
+    ("width", lambda: blob(4, 0, "2"), TypeError, "width must be a real number"),
+    ("width", lambda: blob(4, 0, np.inf), ValueError, "width must be > 0 and finite"),
+    ("frequency", lambda: grating(4, "1"), TypeError, "frequency must be a numeric array"),
+    ("seed", lambda: make_dataset(X[:1], np.eye(1), 2, seed=2.5), ValueError,
+     "seed must be an integer >= 0, got 2.5"),
+    ("noise", lambda: make_dataset(X[:1], np.eye(1), 2, noise=True), TypeError,
+     "noise must be a finite number >= 0"),
+    ("jitter", lambda: make_dataset(X[:1], np.eye(1), 2, jitter="0.1"), TypeError,
+     "jitter must be a finite number >= 0"),
+    ("n_out", lambda: Statistics.from_samples(X, np.ones((5, 2)), n_out=2.0), ValueError,
+     "n_out must be an integer >= 1, got 2.0"),
+    ("rtol", lambda: Statistics(shape=3, sxx=np.eye(3), syx=np.ones((1, 3))).modes(1.5),
+     ValueError, "rtol must be a number with 0 <= rtol < 1, got 1.5"),
+    ("rtol", lambda: Statistics(shape=3, sxx=np.eye(3), syx=np.ones((1, 3))).is_stationary(
+        "0.1"), TypeError, "rtol must be a real number"),
+])
+def test_options_are_validated_not_coerced(name, call, error, match):
+    with pytest.raises(error, match=f"^{match}"):
+        call()

@@ -92,3 +92,23 @@ def test_invalid_params_name_the_array():
         model.end_to_end([np.full((2, 1, 4), np.nan), good[1]])
     with pytest.raises(ValueError, match="hidden must be an integer >= 1"):
         FullyConnected(4, 0)
+
+
+@pytest.mark.parametrize("bad, error, match", [
+    (np.zeros((2, 1, 4)) + 0j, TypeError, r"^params\[0\] is complex .*symcnn takes real data"),
+    (np.full((2, 1, 4), "0"), TypeError, r"^params\[0\] must be a numeric array"),
+    (None, TypeError, r"^params\[0\] must be a numeric array"),
+    (np.zeros((2, 1, 3)), ValueError, r"^params\[0\] must have shape \(2, 1, 4\)"),
+])
+def test_params_of_the_wrong_type_or_shape_are_refused(bad, error, match):
+    model = LinearCNN(shape=4, channels=2)
+    good = [np.zeros(s) for s in model.param_shapes()]
+    with pytest.raises(error, match=match):
+        model.check_params([bad, good[1]])
+
+
+@pytest.mark.parametrize("params", [None, "ab", {"w": 1, "W": 2}, iter([1, 2])])
+def test_params_must_be_a_sequence(params):
+    for model in (LinearCNN(shape=4), FullyConnected(4, 2)):
+        with pytest.raises(TypeError, match="^params must be a sequence"):
+            model.end_to_end(params)

@@ -215,3 +215,69 @@ def test_non_stationary_input_is_approximated_by_its_stationary_projection():
     np.testing.assert_allclose(theory.input_strengths[:, 0], projected, rtol=1e-12)
     with pytest.warns(ApproximationWarning):
         assert np.all(np.isfinite(theory.maps([1.0], 1e-3)))
+
+
+# ---------------------------------------------------------------- no silent wrong answer
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"approximate": "no"}, TypeError, "approximate must be True or False, got 'no'"),
+    ({"approximate": 0}, TypeError, "approximate must be True or False, got 0"),
+    ({"approximate": None}, TypeError, "approximate must be True or False, got None"),
+    ({"rtol": 0}, ValueError, "rtol must be a number with 0 < rtol < 1, got 0"),
+    ({"rtol": 1.0}, ValueError, "rtol must be a number with 0 < rtol < 1, got 1.0"),
+    ({"rtol": np.nan}, ValueError, "rtol must be a number with 0 < rtol < 1, got nan"),
+    ({"rtol": "1e-12"}, TypeError, "rtol must be a real number, got '1e-12'"),
+    ({"tau": 0}, ValueError, "tau must be a finite number > 0, got 0"),
+    ({"tau": np.inf}, ValueError, "tau must be a finite number > 0, got inf"),
+    ({"tau": "1"}, TypeError, "tau must be a finite number > 0, got '1'"),
+    ({"tau": True}, TypeError, "tau must be a finite number > 0, got True"),
+])
+def test_theory_options_are_validated_not_coerced(kwargs, error, match):
+    model = LinearCNN(shape=4)
+    with pytest.raises(error, match=f"^{match}"):
+        Theory(model, white(model, 0), **kwargs)
+
+
+def test_theory_refuses_a_model_and_statistics_that_do_not_match():
+    """Same D = 16 and N_o, but the pixels are laid out differently: the message names
+    both."""
+    stats = white(LinearCNN(shape=16), 0)
+    with pytest.raises(ValueError, match=r"stats have shape = \(16,\), c_in = 1; the model "
+                                         r"needs shape = \(4, 4\), c_in = 1"):
+        Theory(LinearCNN(shape=(4, 4)), stats)
+    with pytest.raises(ValueError, match=r"c_in = 1; the model needs shape = \(8,\), c_in = 2"):
+        Theory(LinearCNN(shape=8, c_in=2), stats)
+    with pytest.raises(TypeError, match="^model must be a LinearCNN or a FullyConnected"):
+        Theory("cnn", stats)
+    with pytest.raises(TypeError, match="^stats must be a Statistics, got ndarray"):
+        Theory(LinearCNN(shape=16), np.eye(16))
+
+
+def test_not_a_covariance_never_reaches_the_theory():
+    """``Sigma_xx = -I`` used to give half-way times; now Statistics refuses it."""
+    with pytest.raises(ValueError, match="sxx must be positive semidefinite"):
+        Statistics(shape=4, sxx=-np.eye(4), syx=np.ones((1, 4)))
+
+
+@pytest.mark.parametrize("name, call, error, match", [
+    ("steps", lambda t: t.gd_mode_strengths(2.5, 0.1, 1e-3), ValueError,
+     "steps must be an integer >= 0, got 2.5"),
+    ("iterations", lambda t: t.half_times(1e-3, iterations=0), ValueError,
+     "iterations must be an integer >= 1, got 0"),
+    ("hidden", lambda t: t.baseline(0), ValueError, "hidden must be an integer >= 1, got 0"),
+    ("u0", lambda t: t.mode_strengths_at([0, 1], 1e-3 + 0j), TypeError, "u0 is complex"),
+    ("u0", lambda t: t.mode_strengths_at([0, 1], "0.1"), TypeError,
+     "u0 must be a numeric array"),
+    ("u0", lambda t: t.mode_strengths_at([0, 1], np.ones(7)), ValueError,
+     r"u0 must be a number or an array broadcastable to \(F, r\)"),
+    ("times", lambda t: t.mode_strengths_at([0, 1j], 1e-3), TypeError, "times is complex"),
+    ("u0", lambda t: t.dominant_frequency_half_times(1e6), ValueError,
+     "u0 = 1000000.0 must be below every mode's strength"),
+    ("lr", lambda t: t.gd_mode_strengths(3, "0.1", 1e-3), TypeError,
+     "lr must be a finite number > 0, got .0.1. \\(str\\)"),
+])
+def test_prediction_arguments_are_validated_not_coerced(name, call, error, match):
+    model = LinearCNN(shape=4, channels=2)
+    with pytest.raises(error, match=f"^{match}"):
+        call(Theory(model, white(model, 0)))

@@ -28,7 +28,7 @@ from functools import cached_property
 import numpy as np
 
 from .. import fourier
-from ..checks import positive
+from ..checks import flag, numeric_array, positive, positive_int, real_number
 from ..data import Statistics
 from ..model import FullyConnected, LinearCNN
 from . import kernels
@@ -63,23 +63,37 @@ class Theory:
     model : LinearCNN or FullyConnected
     stats : Statistics
     tau : float
-        The time constant of ``tau dtheta/dt = -dL/dtheta``.
+        The time constant of ``tau dtheta/dt = -dL/dtheta``, finite and ``> 0``.
     rtol : float
-        Singular values of ``T_f`` (or ``Sigma_yx``) below ``rtol`` times the largest are zero.
+        Singular values of ``T_f`` (or ``Sigma_yx``) below ``rtol`` times the largest are zero;
+        ``0 < rtol < 1``.
     approximate : bool
         Predict also when the hypotheses of :data:`APPROXIMATIONS` fail, as labelled
-        approximations (default: raise).
+        approximations (default: raise).  Must be a bool (``'no'`` or ``0`` raise
+        ``TypeError``).
     """
 
     def __init__(self, model: LinearCNN | FullyConnected, stats: Statistics, tau: float = 1.0,
                  rtol: float = 1e-12, approximate: bool = False):
+        if not isinstance(model, LinearCNN | FullyConnected):
+            raise TypeError(f"model must be a LinearCNN or a FullyConnected, got "
+                            f"{type(model).__name__}")
+        if not isinstance(stats, Statistics):
+            raise TypeError(f"stats must be a Statistics, got {type(stats).__name__}")
         if (model.n_in, model.n_out) != (stats.n_in, stats.n_out):
             raise ValueError(f"stats have D = {stats.n_in}, N_o = {stats.n_out}; the model "
                              f"needs D = {model.n_in}, N_o = {model.n_out}")
-        if not (np.isfinite(tau) and tau > 0):
-            raise ValueError(f"tau must be a finite number > 0, got {tau!r}")
-        self.model, self.stats, self.tau, self.rtol = model, stats, float(tau), rtol
-        self.cnn, self.approximate = isinstance(model, LinearCNN), bool(approximate)
+        if isinstance(model, LinearCNN) and (model.shape, model.c_in) != (stats.shape,
+                                                                          stats.c_in):
+            raise ValueError(f"stats have shape = {stats.shape}, c_in = {stats.c_in}; the model "
+                             f"needs shape = {model.shape}, c_in = {model.c_in}")
+        tau = positive("tau", tau)
+        rtol = real_number("rtol", rtol)
+        if not 0 < rtol < 1:
+            raise ValueError(f"rtol must be a number with 0 < rtol < 1, got {rtol!r}")
+        self.model, self.stats, self.tau, self.rtol = model, stats, tau, rtol
+        self.cnn, self.approximate = isinstance(model, LinearCNN), flag("approximate",
+                                                                          approximate)
 
     # -- hypotheses -------------------------------------------------------------------------
     @cached_property
@@ -181,7 +195,12 @@ class Theory:
 
     def _initial(self, u0) -> np.ndarray:
         """``u0`` as an ``(F, r)`` array of finite values > 0."""
-        u0 = np.broadcast_to(np.asarray(u0, dtype=float), self.strengths.shape)
+        u0 = numeric_array("u0", u0)
+        try:
+            u0 = np.broadcast_to(u0, self.strengths.shape)
+        except ValueError:
+            raise ValueError(f"u0 must be a number or an array broadcastable to (F, r) = "
+                             f"{self.strengths.shape}, got shape {u0.shape}") from None
         if not (np.all(np.isfinite(u0)) and np.all(u0 > 0)):
             raise ValueError(f"u0 must be a finite number > 0 (or an (F, r) array of them), "
                              f"got {u0!r}")
@@ -258,7 +277,8 @@ class Theory:
     def half_times(self, u0, iterations: int = 80) -> np.ndarray:
         """For each dataset mode, the time its predicted strength ``u_a(t)`` reaches half its
         limit ``u_a(inf)`` (bisection on the closed-form trajectory, to ``2^-iterations``
-        of the bracket)."""
+        of the bracket, ``iterations`` an integer >= 1)."""
+        iterations = positive_int("iterations", iterations)
         self._check_prediction("the half-way times")
         live = self.strengths > 0
         s, u0_live = self.strengths[live], self._initial(u0)[live]
@@ -286,13 +306,21 @@ class Theory:
         ``s = s_a |v_hat_a[f*_a]|`` (R3; white input, ``C_in = 1``, modes on disjoint
         frequencies assumed, not checked)."""
         self._check_prediction("the dominant-frequency approximation")
+        u0 = positive("u0", u0)
         s = self.modes.s * (self.modes.mismatch() / self.gain if self.cnn else 1.0)
-        return self.tau * np.log(s / positive("u0", u0) - 1) / (2 * self.gain * s)
+        if np.any(s <= u0):
+            raise ValueError(f"u0 = {u0!r} must be below every mode's strength s = s_a "
+                             f"|v_hat_a[f*_a]| (smallest {s.min():.3g}): ln(s/u0 - 1) is "
+                             "undefined otherwise")
+        return self.tau * np.log(s / u0 - 1) / (2 * self.gain * s)
 
     def baseline(self, hidden: int | None = None) -> Theory:
         """The theory of the fully connected baseline ``W_2 W_1`` on the same data (hidden
         width ``C`` unless given)."""
-        width = hidden or (self.model.channels if self.cnn else self.model.hidden)
+        if hidden is None:
+            width = self.model.channels if self.cnn else self.model.hidden
+        else:
+            width = positive_int("hidden", hidden)
         return Theory(FullyConnected(self.model.n_in, width, self.model.n_out), self.stats,
                       self.tau, self.rtol)
 
@@ -301,6 +329,7 @@ class Theory:
         """``u_fj`` after ``0 .. steps`` steps of gradient descent with step ``lr`` (at
         ``t = lr tau k``), by the exact map of :func:`symcnn.symbolic.closed_forms.gd`;
         shape ``(steps + 1, F, r)``."""
+        steps = positive_int("steps", steps, minimum=0)
         self._check_prediction("the gradient-descent map")
         lr, u0 = positive("lr", lr), positive("u0", u0)
         s, lam = self.strengths, self.input_strengths
@@ -308,7 +337,7 @@ class Theory:
         u = np.where(s > 0, u0, 0.0)
         out = [u]
         with np.errstate(over="raise", invalid="raise"):
-            for _ in range(int(steps)):
+            for _ in range(steps):
                 u = step(u=u, eta=lr, s=s, c=self.gain, **{"lambda": lam})
                 out.append(u)
         return np.array(out)
@@ -321,7 +350,7 @@ class Theory:
 
 
 def _times(times) -> np.ndarray:
-    t = np.atleast_1d(np.asarray(times, dtype=float))
+    t = np.atleast_1d(numeric_array("times", times))
     if t.ndim != 1 or not np.all(np.isfinite(t)) or np.any(t < 0):
         raise ValueError(f"times must be a 1-D array of finite values >= 0, got {times!r}")
     return t

@@ -12,23 +12,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from symcnn import (
-    Dense,
     Fast,
-    FullyConnected,
     LinearCNN,
-    Statistics,
     aligned_spectrum,
     fourier,
     init_balanced,
     init_random,
     train,
 )
-from symcnn.strategies import examples, models, seeds, stationary, white
+from symcnn.strategies import examples, stationary, white
 from symcnn.symbolic import closed_forms as cf
 from symcnn.symbolic.closed_forms.base import checkodesol
 from symcnn.symbolic.closed_forms.r3c import _aligned_flow, _unitary2
 from symcnn.symbolic.derivation import Derivation, DerivationError, Document
-from symcnn.theory import Theory
 from symcnn.theory.small_kernels import r4_growth_rates
 
 BUILD = {"R1": cf.r1, "R3": cf.r3, "R3b": cf.r3b, "R3c": cf.r3c, "R5(L=2)": lambda: cf.r5(2),
@@ -343,59 +339,3 @@ def test_gd_map_is_derived_checked_and_compiles_to_the_map():
     with pytest.raises(DerivationError, match="step 'wrong' fails"):  # c^2 for c
         red.derivation.step("wrong", red.update,
                             cf.v * (1 + eta_ * c_**2 * (cf.s - cf.lam * cf.v)) ** 2, "mutant")
-
-
-def iterated_gd(theory: Theory, steps: int, lr: float, u0: float) -> np.ndarray:
-    """``u_fj`` after ``0 .. steps`` steps of ``gd().kernel("update")``, ``(steps + 1, F, r)``."""
-    step = cf.gd().kernel("update")
-    s, lam = theory.strengths, theory.input_strengths
-    out = [np.where(s > 0, u0, 0.0)]
-    for _ in range(steps):
-        out.append(step(out[-1], lr, s, lam, theory.gain))
-    return np.array(out)
-
-
-def simulated_strengths(theory: Theory, run) -> np.ndarray:
-    """``u_fj = Re(p_fj^* M_f q_fj)`` of a simulated run, shape ``(T, F, r)``."""
-    p, _, qh = theory._svd
-    if theory.cnn:
-        m = run.spectra.reshape(len(run.times), *run.spectra.shape[1:3], -1)
-        m = np.moveaxis(m, -1, 1)
-    else:
-        m = run.maps[:, None]
-    return np.real(np.einsum("fpj,tfpq,fjq->tfj", np.conj(p), m, np.conj(qh)))
-
-
-@settings(max_examples=examples(6), deadline=None)
-@given(models(full_kernel=True, max_depth=1, max_side=5), seeds,
-       st.sampled_from(["white", "stationary"]))
-def test_iterated_gd_map_is_full_network_gradient_descent(model, seed, data):
-    """Balanced aligned start, step half the stable limit: 40 steps of the compiled map equal
-    the strengths of gradient descent on the whole CNN to 1e-10."""
-    if data == "stationary" and model.c_in > 1:
-        data = "white"  # R3c needs white input for C_in > 1
-    stats = white(model, seed) if data == "white" else stationary(model, seed)
-    theory = Theory(model, stats)
-    if not theory.hypotheses["enough channels"].holds:
-        return
-    lr, steps, u0 = 0.5 * theory.max_stable_lr, 40, 1e-3 * np.max(theory.strengths)
-    run = train(Fast(model, stats), init_balanced(model, aligned_spectrum(stats, u0)),
-                lr * np.arange(steps + 1), method="gd", lr=lr)
-    predicted = iterated_gd(theory, steps, lr, u0)
-    assert predicted[-1].max() > 10 * u0  # the run leaves the initial plateau
-    assert np.abs(simulated_strengths(theory, run) - predicted).max() < 1e-10 * predicted.max()
-
-
-def test_iterated_gd_map_is_fully_connected_gradient_descent():
-    """The same map with ``c = 1`` for the fully connected network's modes."""
-    rng = np.random.default_rng(4)
-    stats = Statistics(shape=6, sxx=np.eye(6), syx=rng.standard_normal((3, 6)))
-    model = FullyConnected(6, 3, 3)
-    theory = Theory(model, stats)
-    lr, steps, u0 = 0.5 * theory.max_stable_lr, 60, 1e-3
-    u, s, vt = np.linalg.svd(stats.syx, full_matrices=False)
-    run = train(Dense(model, stats), init_balanced(model, u0 * u @ vt),
-                lr * np.arange(steps + 1), method="gd", lr=lr)
-    predicted = iterated_gd(theory, steps, lr, u0)
-    assert predicted[-1].max() > 10 * u0
-    assert np.abs(simulated_strengths(theory, run) - predicted).max() < 1e-10 * s.max()

@@ -8,7 +8,7 @@ Warm cache: the kernel is read from ``<cache>/derived`` (:func:`symcnn.codegen.c
 its checksum verified, and built from its generated source: no derivation runs and SymPy is
 not imported. Cold cache: the closed form is derived with SymPy (every step checked), its
 kernel generated and stored with the derivation's check status (each step's name and how it
-was verified, :func:`status`), and a line on stderr says so. The key is a SHA-256 of the
+was verified), and a line on stderr says so. The key is a SHA-256 of the
 symcnn version, ``name``, ``field`` and the source of the :mod:`symcnn.symbolic` and
 :mod:`symcnn.codegen` packages (everything that determines the derivation and its kernel),
 so an edited derivation is never served stale. An entry that fails its checksum or does
@@ -59,9 +59,7 @@ def kernel(name: str, field: str = "stable") -> Kernel:
     """The NumPy kernel of ``field`` of the closed form ``name``, from the derived-results
     cache when it holds a valid entry, else derived, checked, stored and announced on
     stderr. Cached per process too."""
-    k = key(name, field)
-    directory = cache.cache_dir()
-    path = directory / "derived" / f"{name}-{field}-{k[:16]}.json" if directory else None
+    k, path = key(name, field), _path(name, field)
     data = cache.read(path) if path else None
     record = _record(data, k) if data is not None else None
     if record is not None:
@@ -70,10 +68,15 @@ def kernel(name: str, field: str = "stable") -> Kernel:
     where = f"; stored in {path.parent}" if path else " (cache off)"
     print(f"symcnn: deriving {name} {field} with SymPy, once{where}", file=sys.stderr)
     start = time.perf_counter()
-    built = _derive(name, field)
+    from ..symbolic import registry
+
+    reduction = registry.closed_form(name)
+    built = reduction.kernel(field, backend="numpy", cache=False)
     record = {"key": k, "name": name, "field": field, "names": list(built.names),
               "outputs": len(built.exprs), "source": built.source,
-              "status": status(name), "seconds": round(time.perf_counter() - start, 3)}
+              "status": [{"step": s.name, "check": s.verified}
+                         for s in reduction.derivation.steps],
+              "seconds": round(time.perf_counter() - start, 3)}
     if path is not None:
         cache.write_atomic(path, cache.seal(json.dumps(record, indent=1) + "\n", COMMENT)
                            .encode())
@@ -82,23 +85,21 @@ def kernel(name: str, field: str = "stable") -> Kernel:
                                      cache_status="regenerated" if data else "miss")
 
 
-def status(name: str) -> list[dict[str, str]]:
-    """How every step of ``name``'s derivation was verified: ``[{"step", "check"}, ...]``."""
-    from ..symbolic import registry
-
-    return [{"step": s.name, "check": s.verified}
-            for s in registry.closed_form(name).derivation.steps]
-
-
 def stored(name: str, field: str = "stable") -> dict | None:
-    """The stored record of a derived kernel (key, names, outputs, source, status, seconds),
-    or None if the cache holds no valid one."""
+    """The stored record of a derived kernel (key, names, outputs, source, the check status
+    of every derivation step as ``[{"step", "check"}, ...]``, seconds), or None if the cache
+    holds no valid one."""
+    path = _path(name, field)
+    data = cache.read(path) if path else None
+    return None if data is None else _record(data, key(name, field))
+
+
+def _path(name: str, field: str) -> Path | None:
+    """Where the derived kernel is stored, or None when the cache is off."""
     directory = cache.cache_dir()
     if directory is None:
         return None
-    k = key(name, field)
-    data = cache.read(directory / "derived" / f"{name}-{field}-{k[:16]}.json")
-    return None if data is None else _record(data, k)
+    return directory / "derived" / f"{name}-{field}-{key(name, field)[:16]}.json"
 
 
 def _record(data: bytes, k: str) -> dict | None:
@@ -110,9 +111,3 @@ def _record(data: bytes, k: str) -> dict | None:
     except ValueError:
         return None
     return record if isinstance(record, dict) and record.get("key") == k else None
-
-
-def _derive(name: str, field: str) -> Kernel:
-    from ..symbolic import registry
-
-    return registry.closed_form(name).kernel(field, backend="numpy", cache=False)

@@ -108,3 +108,16 @@ def test_a_loaded_kernel_equals_the_derived_expression(tmp_path, monkeypatch):
                                      for a in r.arguments("stable")})
     assert kernel.names == tuple(a.name for a in r.arguments("stable"))
     assert float(kernel(**values)) == pytest.approx(float(exact), rel=1e-14)
+
+
+@pytest.mark.parametrize("name, field, message", [
+    ("nope", "stable", "unknown derivation 'nope'"),
+    ("pixel", "stable", "pixel is a derivation, not a closed form"),
+    ("r3b", "nofield", "field must be one of ode, solution, .*got 'nofield'"),
+])
+def test_a_bad_name_or_field_is_refused_before_deriving(tmp_path, monkeypatch, capsys, name,
+                                                        field, message):
+    monkeypatch.setenv("SYMCNN_CACHE", str(tmp_path))
+    with pytest.raises(ValueError, match=message):
+        kernels.kernel(name, field)
+    assert "deriving" not in capsys.readouterr().err

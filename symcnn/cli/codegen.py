@@ -9,8 +9,7 @@ from pathlib import Path
 from .. import codegen
 from ..codegen import BACKENDS
 from ..symbolic import registry
-
-FIELDS = ("stable", "solution", "half_time", "u_inf", "time_of_u", "update")
+from ..symbolic.closed_forms.base import FIELDS
 
 
 def add_parser(commands) -> None:

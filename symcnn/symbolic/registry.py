@@ -110,11 +110,17 @@ def get(name: str) -> Entry:
 
 def closed_form(name: str, **options) -> Reduction:
     """The closed form ``name`` (a :class:`Reduction`), built with ``options``."""
+    return closed_form_entry(name)(**options)
+
+
+def closed_form_entry(name: str) -> Entry:
+    """The entry of the closed form ``name``; a ``ValueError`` for a derivation or an unknown
+    name lists the closed forms."""
     entry = get(name)
     if not entry.closed_form:
         raise ValueError(f"{name} is a derivation, not a closed form; closed forms: "
                          f"{', '.join(closed_forms_names())}")
-    return entry(**options)
+    return entry
 
 
 def closed_forms_names() -> list[str]:

@@ -65,11 +65,15 @@ def kernel(name: str, field: str = "stable") -> Kernel:
     if record is not None:
         return Kernel.from_python_source(record["source"], record["names"],
                                          record["outputs"], k, path=path, cache_status="hit")
+    from ..symbolic import registry
+    from ..symbolic.closed_forms.base import FIELDS
+
+    registry.closed_form_entry(name)  # refuse an unknown name or field before deriving
+    if field not in FIELDS:
+        raise ValueError(f"field must be one of {', '.join(FIELDS)}, got {field!r}")
     where = f"; stored in {path.parent}" if path else " (cache off)"
     print(f"symcnn: deriving {name} {field} with SymPy, once{where}", file=sys.stderr)
     start = time.perf_counter()
-    from ..symbolic import registry
-
     reduction = registry.closed_form(name)
     built = reduction.kernel(field, backend="numpy", cache=False)
     record = {"key": k, "name": name, "field": field, "names": list(built.names),

@@ -99,10 +99,16 @@ class Reduction:
         return codegen.compile(self._field(field), args, **options)
 
     def _field(self, field: str) -> sp.Basic:
+        if field not in FIELDS:
+            raise ValueError(f"field must be one of {', '.join(FIELDS)}, got {field!r}")
         expr = getattr(self, field)
         if expr is None:
             raise ValueError(f"{self.name} has no {field}")
         return expr
+
+
+FIELDS = ("ode", "solution", "stable", "half_time", "u_inf", "time_of_u", "update")
+"""The expression fields of a :class:`Reduction` (each may be None)."""
 
 
 def symbols_of(*exprs) -> dict:

@@ -27,7 +27,7 @@ from math import ceil, prod
 import numpy as np
 
 from . import fourier
-from .checks import finite_array, positive
+from .checks import finite_array, nonnegative, positive
 from .data import Statistics, targets_from_labels
 from .fourier import SpectralLayers
 from .model import FullyConnected, LinearCNN, flatten, unflatten
@@ -247,6 +247,63 @@ def _coordinates(engine):
     return _PixelCoordinates(engine)
 
 
+RESOLUTION_EVERY = 32
+"""Pixel-coordinate runs check their resolution every this many gradient evaluations (and
+at every recorded time)."""
+
+RESOLUTION = 2e-7
+"""The smallest relative size of a weight component that pixel coordinates follow to 1e-10.
+
+Parameters stored in pixel space carry a rounding of ``eps max|theta|`` in every component,
+so a component ``r`` times the largest is known to ``eps / r`` relative, each step.  A run's
+error is then about ``0.12 eps s / r`` for a component whose share of the data is ``s``
+(measured on the zoo's white-1d-8), ``7e-11`` at ``r = RESOLUTION s``: training in pixel
+coordinates refuses to go on below that."""
+
+
+class _Resolution:
+    """The components of the weights that learn independently when they are small, each
+    against its share of the data ``Sigma_yx``: a :class:`LinearCNN`'s readout ``W`` per
+    frequency ``|W_hat[f]|`` against ``|Sigma_yx_hat[f]|`` (the frequencies are learned
+    separately); a :class:`FullyConnected` network's ``|W_1 v_a|`` against ``s_a`` for the
+    singular modes ``Sigma_yx = sum_a s_a u_a v_a^T``."""
+
+    def __init__(self, engine, syx: np.ndarray, resolution: float):
+        model, self.name = engine.model, type(engine).__name__
+        if isinstance(model, LinearCNN):
+            d, grid = len(model.shape), (len(syx), model.c_in, *model.shape)
+            drive = np.linalg.norm(fourier.row_spectrum(syx.reshape(grid), d), axis=(0, 1))
+            self._sizes = lambda p: np.linalg.norm(fourier.row_spectrum(p[-1], d), axis=(0, 1))
+            self._label = lambda i: (f"frequency {tuple(map(int, np.unravel_index(i, grid[2:])))}"
+                                     " of the readout W")
+        else:
+            _, drive, vh = np.linalg.svd(syx, full_matrices=False)
+            self._sizes = lambda p: np.linalg.norm(p[0] @ vh.T, axis=0)
+            self._label = lambda a: f"data mode {a} of the first layer W_1"
+        top = np.max(drive, initial=0.0)
+        self.resolution = resolution
+        self.floor = resolution * drive / top if top > 0 else np.zeros_like(drive)
+
+    def __call__(self, params) -> None:
+        sizes = self._sizes(params)
+        ratio = sizes / max(np.max(sizes), np.finfo(float).tiny)
+        below = np.nonzero(ratio < self.floor)[0]
+        if len(below):
+            i = below[np.argmin(ratio[below] / self.floor[below])]
+            raise ValueError(
+                f"params: from this start the weights' {self._label(i)} fell to "
+                f"{ratio[i]:.2g} of the largest component, below {self.floor[i]:.2g} = "
+                f"resolution {self.resolution:g} x its share of the data "
+                f"({self.floor[i] / self.resolution:.2g} of the largest): {self.name} keeps the "
+                f"weights in pixel space, where it is rounded to 1e-16 / {ratio[i]:.2g} "
+                f"relative per step, and the run would be off by more than "
+                f"{1.3e-17 / self.resolution:.1g}. Start from a larger initial scale, use Fast "
+                "with full kernels on stationary statistics (per-frequency coordinates, "
+                f"supported down to a product of the layers' largest weights of "
+                f"{MIN_SCALE_PRODUCT:.0e}), or accept a larger error with a smaller "
+                "resolution")
+
+
 class Samples:
     """Gradient of ``L = 1/(2P) sum_mu |y_mu - y_hat(x_mu)|^2`` by forward and backward
     passes over the samples ``x`` ``(P, C_in, *shape)``; ``y`` class indices (one-hot over
@@ -259,6 +316,7 @@ class Samples:
                              f"{', '.join(map(str, model.shape))}) for the model, got {x.shape}")
         self.model, self.shape, self.c_in = model, model.shape, model.c_in
         self.y = targets_from_labels(y, len(x), model.n_out)
+        self.syx = self.y.T @ x.reshape(len(x), -1) / len(x)  # Sigma_yx of the samples
         self.layers = SpectralLayers(model)
         self._x_hat = self.layers.rfft(x)
 
@@ -340,7 +398,8 @@ MIN_SCALE_PRODUCT = 1e-280
 
 def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
           dt: float | None = None, rtol: float | None = None, lr: float | None = None,
-          record_params: bool = False, progress: bool = False) -> Trajectory:
+          resolution: float = RESOLUTION, record_params: bool = False,
+          progress: bool = False) -> Trajectory:
     """Train from ``params`` and record the end-to-end map at ``times`` (ascending, >= 0).
 
     Parameters
@@ -353,6 +412,12 @@ def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
         ``"gd"``: ``theta <- theta - lr dL/dtheta`` (``lr`` finite, > 0), step ``k`` at
         ``t = lr tau k``; ``times`` must be multiples of ``lr tau``; ``dt`` and ``rtol`` are
         refused.
+    resolution : float
+        In pixel coordinates, the run stops when a component of the weights falls below
+        ``resolution`` times its share of the data (:class:`_Resolution`); the error it
+        accepts is about ``1.3e-17 / resolution`` relative (``7e-11`` at the default
+        ``RESOLUTION``). In ``[0, 1)``; 0 turns the check off. Spectral coordinates keep
+        each frequency to its own precision and meet any ``resolution``.
     progress : bool
         Report progress on standard error.
 
@@ -362,7 +427,10 @@ def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
         A bad argument, an option that does not apply to ``method``, or ``params`` too small
         to represent: the end-to-end map is a product of the layers, and when the product of
         the layers' largest weights is below ``MIN_SCALE_PRODUCT`` (1e-280) it and the
-        gradient underflow float64.
+        gradient underflow float64; or, in pixel coordinates (every engine but
+        :class:`Fast` with full kernels on stationary statistics), a component of the
+        weights that falls below ``RESOLUTION`` times its share of the data during the run
+        (see :class:`_Resolution`), where rounding would cost the 1e-10 accuracy.
     FloatingPointError
         Training diverged (the parameters or the loss overflowed). The message gives the
         cause: the initial weights too large, ``dt`` too large (fixed-step flow), ``lr``
@@ -378,8 +446,19 @@ def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
     if not (np.isfinite(tau) and tau > 0):
         raise ValueError(f"tau must be a finite number > 0, got {tau!r}")
     _check_scale(checked)
+    resolution = nonnegative("resolution", resolution)
+    if not resolution < 1:
+        raise ValueError(f"resolution must be in [0, 1) (a relative size), got {resolution!r}")
+    resolved = (None if isinstance(coords, _SpectralCoordinates) or resolution == 0 else
+                _Resolution(engine, engine.stats.syx if isinstance(engine, _OnStatistics)
+                            else engine.syx, resolution))
+    calls = 0
 
     def grad(th):
+        nonlocal calls
+        calls += 1
+        if resolved and calls % RESOLUTION_EVERY == 0:
+            resolved(coords.decode(th))
         return coords.gradient(_finite(th)) / tau
 
     if method == "flow":
@@ -434,6 +513,8 @@ def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
                 raise FloatingPointError(f"training diverged between t = {t:g} and "
                                          f"t = {t_next:g}: {reason}") from error
         theta, t = new, t_next
+        if resolved:
+            resolved(coords.decode(theta))
         maps.append(m)
         losses.append(loss)
         if record_params:

@@ -18,6 +18,7 @@ from symcnn import (
     init_balanced,
     init_random,
     train,
+    zoo,
 )
 from symcnn.strategies import models, samples, seeds, white
 
@@ -229,6 +230,9 @@ def test_progress_is_reported(capsys):
      "rtol does not apply to method='gd'"),
     ({"dt": 0.1, "times": [1, 0.5]}, ValueError, "ascending"),
     ({"dt": 0.1, "times": [np.nan]}, ValueError, "finite"),
+    ({"dt": 0.1, "resolution": 1.0}, ValueError, r"resolution must be in \[0, 1\)"),
+    ({"dt": 0.1, "resolution": -1e-7}, ValueError, "resolution must be a finite number >= 0"),
+    ({"dt": 0.1, "resolution": np.nan}, ValueError, "resolution must be a finite number"),
 ])
 def test_bad_training_arguments(kwargs, error, match):
     model = LinearCNN(shape=4, channels=2)
@@ -357,6 +361,64 @@ def test_engines_agree_across_initial_scales(scale, t_end):
         assert relative_error(other.maps, runs[0].maps) < 1e-10
         assert relative_error(other.loss - runs[2].loss[-1], runs[0].loss - runs[2].loss[-1]
                               ) < 1e-10 or other is runs[2]
+
+
+def white_samples(stats):
+    """Samples with exactly the statistics ``stats`` of white input: ``x_mu = sqrt(D) e_mu``
+    (so ``Sigma_xx = I``) and ``y_mu = sqrt(D) Sigma_yx e_mu``."""
+    d = stats.n_in
+    x = np.sqrt(d) * np.eye(d).reshape(d, stats.c_in, *stats.shape)
+    return x, np.sqrt(d) * stats.syx.T
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-50, 1e-6, 1.0])
+def test_engines_agree_or_refuse_from_every_scale(scale):
+    """The issue's example: the zoo's white-1d-8 setup (eight frequencies, their data shares
+    0.37 to 1). Fast keeps each frequency to its own precision; Dense and Samples keep pixel
+    weights and refuse once a frequency falls below their resolution (from 1e-50 the last
+    frequency is ~1e-30 of the first when the first is learned; Fast used to stop at
+    loss -0.47 with only f = 0 learned). Whatever runs agrees to 1e-10; from small starts it
+    reaches the minimum ``1/2 syy - 1/2 |Sigma_yx|^2`` (white input)."""
+    setup = zoo.get("white-1d-8")
+    x, y = white_samples(setup.stats)
+    stats = Statistics.from_samples(x, y)
+    engines = {"Fast": Fast(setup.model, stats), "Dense": Dense(setup.model, stats),
+               "Samples": Samples(setup.model, x, y)}
+    params = init_random(setup.model, scale, seed=0)
+    times = np.linspace(0, 12 + 1.2 * np.log(1 / scale) if scale > 1e-300 else 1.0, 17)
+    runs, refusals = {}, {}
+    for name, engine in engines.items():
+        try:
+            runs[name] = train(engine, params, times, dt=0.05)
+        except ValueError as error:
+            refusals[name] = str(error)
+    if scale == 1e-300:
+        assert set(refusals) == set(engines)
+        assert all("too small to train in float64" in m for m in refusals.values())
+        return
+    expected = {"Fast"} if scale == 1e-50 else set(engines)
+    assert set(runs) == expected
+    for name, message in refusals.items():
+        assert message.startswith("params:") and f"{name} keeps the weights in pixel" in message
+    minimum = 0.5 * stats.syy - 0.5 * np.sum(stats.syx**2)  # 0 here: y is linear in x
+    if scale < 1:  # from small starts the run is long enough to reach it
+        assert abs(runs["Fast"].loss[-1] - minimum) < 1e-8 * stats.syy
+    for run in runs.values():
+        assert relative_error(run.maps, runs["Fast"].maps) < 1e-10
+
+
+def test_fully_connected_refuses_a_start_its_weights_cannot_resolve():
+    """Saxe's modes ``s = (1, 0.5)`` from 1e-40: when the first is learned the second is
+    ~1e-20 of it in ``W_1``, below what pixel weights resolve; from 1e-3 the run goes on."""
+    syx = np.diag([1.0, 0.5])
+    model, stats = FullyConnected(2, 2, 2), Statistics(shape=2, sxx=np.eye(2), syx=syx)
+    with pytest.raises(ValueError, match=r"params: .*data mode 1 of the first layer W_1"):
+        train(Dense(model, stats), init_random(model, 1e-40, seed=0), [0, 200], dt=0.05)
+    run = train(Dense(model, stats), init_random(model, 1e-3, seed=0), [0, 60], dt=0.05)
+    assert relative_error(run.maps[-1], syx) < 1e-6
+    coarse = train(Dense(model, stats), init_random(model, 1e-40, seed=0), [0, 200], dt=0.05,
+                   resolution=1e-30)  # a weaker demand is met
+    assert relative_error(coarse.maps[-1], syx) < 1e-6
 
 
 def test_adaptive_steps_follow_the_flow_from_a_tiny_start():

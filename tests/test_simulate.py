@@ -423,7 +423,8 @@ def test_fully_connected_refuses_a_start_its_weights_cannot_resolve():
 
 def test_adaptive_steps_follow_the_flow_from_a_tiny_start():
     """The error estimate is relative to the state and scaled: from 1e-140 (a map of 1e-280)
-    the adaptive run matches the fixed-step one."""
+    the adaptive run matches the fixed-step one; from 1e-300 (its error estimate underflowed
+    to 0 and it did not move) the start is refused."""
     model = LinearCNN(shape=4, channels=2, n_out=2)
     x, y = one_mode_samples(model)
     engine = Fast(model, Statistics.from_samples(x, y))
@@ -433,6 +434,8 @@ def test_adaptive_steps_follow_the_flow_from_a_tiny_start():
     adaptive = train(engine, params, times, rtol=1e-6)
     assert relative_error(fixed.maps[-1], engine.stats.optimal_map()) < 1e-3
     assert relative_error(adaptive.maps, fixed.maps) < 1e-4
+    with pytest.raises(ValueError, match="params are too small"):  # used to stand still
+        train(engine, init_random(model, 1e-300, seed=3), times, rtol=1e-6)
 
 
 def test_fast_learns_every_frequency_from_a_tiny_start():

@@ -29,8 +29,9 @@ class Setup:
     t_end: float = 10.0
 
     def baseline(self, hidden: int | None = None) -> FullyConnected:
-        """The fully connected network on the same data (default hidden width ``C``)."""
-        return FullyConnected(self.model.n_in, hidden or self.model.channels,
+        """The fully connected network on the same data, with ``hidden`` units (an integer
+        ``>= 1``; default ``C``, the CNN's channels)."""
+        return FullyConnected(self.model.n_in, self.model.channels if hidden is None else hidden,
                               self.model.n_out)
 
 
@@ -48,9 +49,13 @@ def names() -> list[str]:
 
 
 def get(name: str) -> Setup:
-    """Build the setup ``name``."""
+    """Build the setup ``name`` (one of :func:`names`)."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a setup name (a str), got {name!r} "
+                        f"({type(name).__name__}); choose one of {', '.join(names())}")
     if name not in _FACTORIES:
-        raise ValueError(f"unknown setup {name!r}; choose one of {', '.join(names())}")
+        raise ValueError(f"name must be a setup name, got {name!r}; choose one of "
+                         f"{', '.join(names())}")
     return _FACTORIES[name]()
 
 
@@ -74,7 +79,7 @@ def stationary_1d_8() -> Setup:
     syx = np.random.default_rng(1).standard_normal((2, 8)) / np.sqrt(8)
     stats = Statistics.stationary(8, lam[None, None], syx)
     return Setup("stationary-1d-8", "stationary non-white input, full kernel (R3b)",
-                 LinearCNN(shape=8, channels=2, n_out=2), stats, t_end=8.0)
+                 LinearCNN(shape=8, channels=2, n_out=2), stats, t_end=12.0)
 
 
 @_setup

@@ -20,6 +20,7 @@ from symcnn import (
     init_random,
     train,
 )
+from symcnn.codegen import check
 from symcnn.strategies import examples, stationary, white
 from symcnn.symbolic import closed_forms as cf
 from symcnn.symbolic.closed_forms.base import checkodesol
@@ -63,7 +64,7 @@ def theory_rhs(name: str) -> sp.Expr:
 
 # The step whose display form is each field: the fields are what the derivation derived.
 FIELD_STEPS = {"solution": "dsolve", "stable": "stable form", "half_time": "half-way time",
-               "time_of_u": "implicit solution"}
+               "time_of_u": "the start"}
 
 
 @pytest.mark.parametrize("name", cases(BUILD))
@@ -229,6 +230,23 @@ def test_implicit_closed_forms_match_30_digit_integration(name):
         assert relative(at(red.time_of_u, {**values, cf.v: sp.Float(u_t, DPS + 10)}),
                         time) < RTOL
     assert relative(integrated[1], at(red.u_inf, values) / 2) < RTOL
+
+
+@pytest.mark.parametrize("name", IMPLICIT)
+def test_r5_time_of_u_is_zero_at_the_start_and_agrees_with_50_digits(name):
+    """``symcnn codegen r5 --field time_of_u --check`` failed at ``u = u0 > u_inf = s/lambda``
+    (e.g. ``s = 1e-20``, ``u0 = u = 0.37``): SymPy's 50-digit reference cancelled
+    ``G(z(u)) - G(z(u0))`` to 0 while the kernel took ``log(1 - z(u0))``, ``z(u0) > 1``: NaN.
+    ``t(u0) = 0`` for every ``u0``; elsewhere ``t(u)`` is the growing branch (``u0 < u_inf``),
+    NaN in floating point outside it, where the reference is complex and skipped."""
+    kernel = reduction(name).kernel("time_of_u", cache=False)
+    grid = {"tau": [1.0], "s": [1e-20, 0.37], "lambda": [0.5], "u_0": [1e-12, 0.37],
+            "N": [16.0], "u": [1e-6, 0.37]}
+    error, compared = check(kernel, grid)
+    assert compared == 5 and error < 1e-12  # s = 0.37 (u_inf = 0.74), and the start u = u0
+    with np.errstate(invalid="ignore"):  # from u0 = 0.8 > u_inf = 0.5
+        t = kernel(1.0, 1.0, 2.0, 0.8, 4.0, np.array([0.6, 0.8, 0.9]))
+    assert t[1] == 0 and np.all(np.isnan(t[[0, 2]]))
 
 
 def test_the_comparison_catches_a_wrong_closed_form():

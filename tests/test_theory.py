@@ -23,6 +23,7 @@ from symcnn.strategies import examples, models, seeds, stationary, white
 from symcnn.symbolic.closed_forms import gd
 from symcnn.symbolic.derivation import DerivationError
 from symcnn.theory import ApproximationWarning, Theory
+from symcnn.theory.small_kernels import dirichlet_matrix, r4_growth_rates
 
 
 def simulated_strengths(theory, run):
@@ -102,10 +103,13 @@ def test_gd_map_predicts_the_fully_connected_network():
      "white input"),
 ])
 def test_predictions_outside_their_hypotheses_raise_naming_them(model, stats, hypothesis):
+    """Also ``max_stable_lr`` and ``rates``, which used to answer outside them."""
     theory = Theory(model, stats or white(model, 0))
     assert not theory.hypotheses[hypothesis].holds
-    with pytest.raises(ValueError, match=f"hypothesis '{hypothesis}' fails"):
-        theory.gd_mode_strengths(3, 0.01, 1e-3)
+    for call in (lambda: theory.gd_mode_strengths(3, 0.01, 1e-3), lambda: theory.max_stable_lr,
+                 lambda: theory.rates):
+        with pytest.raises(ValueError, match=f"hypothesis '{hypothesis}' fails"):
+            call()
 
 
 def test_bad_arguments_are_named():
@@ -276,8 +280,123 @@ def test_not_a_covariance_never_reaches_the_theory():
      "u0 = 1000000.0 must be below every mode's strength"),
     ("lr", lambda t: t.gd_mode_strengths(3, "0.1", 1e-3), TypeError,
      "lr must be a finite number > 0, got .0.1. \\(str\\)"),
+    ("u0", lambda t: t.loss([0.0, 1.0], 1e200), ValueError,  # used to return inf
+     "the predicted loss overflows float64"),
+    ("lr", lambda t: t.gd_mode_strengths(10, 100.0, 1e-3), ValueError,  # FloatingPointError
+     "gradient descent diverges: u leaves the float64 range at step "),
+    ("names", lambda t: t.require("x", "nope"), ValueError,  # KeyError
+     "unknown hypothesis 'nope'; this theory's: white input, full kernel"),
+    ("u0", lambda t: t.mode_strengths_at([0, 1], True), TypeError,  # was u0 = 1
+     "u0 must be real numbers, got True \\(bool\\)"),
+    ("times", lambda t: t.mode_strengths_at([True, False], 1e-3), TypeError,
+     "times must be real numbers"),
+    ("params", lambda t: t.effective_u0([1e200 * w for w in init_random(t.model, 1.0, 0)]),
+     ValueError, "params are no small start: .g.\\^2 overflows float64"),  # was inf
 ])
 def test_prediction_arguments_are_validated_not_coerced(name, call, error, match):
     model = LinearCNN(shape=4, channels=2)
     with pytest.raises(error, match=f"^{match}"):
         call(Theory(model, white(model, 0)))
+
+
+def test_a_frequency_without_input_power_but_with_a_target_is_refused():
+    """``lambda_f = 0`` where ``T_f != 0`` (no data do that: ``|T_f|^2 <= <|y|^2> lambda_f``)
+    made ``half_times`` divide by zero and the trajectory blow up (``tau du/dt = 2 sqrt(N)
+    s u`` has no fixed point); now every prediction names the hypothesis.  A dead frequency
+    with ``T_f = 0`` is fine: the maps tend to the minimum-norm minimiser
+    ``Sigma_yx Sigma_xx^+``."""
+    model, lam = LinearCNN(shape=4), np.array([1.0, 0.0, 2.0, 0.0])[None, None]
+    syx = np.random.default_rng(3).standard_normal((1, 4))
+    theory = Theory(model, Statistics.stationary(4, lam, syx))
+    for call in (lambda: theory.half_times(1e-3), lambda: theory.maps([1.0], 1e-3),
+                 lambda: theory.max_stable_lr, lambda: theory.gd_mode_strengths(2, 0.1, 1e-3)):
+        with pytest.raises(ValueError, match=r"hypothesis 'input power' fails \(Lambda_f = 0 "
+                                             r"at f = \(1,\), where \|T_f\| = "):
+            call()
+    t_hat = np.fft.fft(syx)
+    t_hat[:, [1, 3]] = 0  # no target where there is no input
+    stats = Statistics.stationary(4, lam, np.real(np.fft.ifft(t_hat)))
+    np.testing.assert_allclose(Theory(model, stats).maps([1e3], 1e-3)[0],
+                               stats.syx @ np.linalg.pinv(stats.sxx, rcond=1e-10), atol=1e-12)
+
+
+def test_zero_sigma_yx_has_no_modes_and_no_step_bound():
+    """``Sigma_yx = 0``: nothing to learn.  ``half_times`` used to fail inside NumPy
+    (``zero-size array``), so did ``dataset_mode_strengths``, and ``max_stable_lr`` divided by
+    zero.  Now there is no mode (empty per-mode results), the maps stay 0, so the loss stays
+    ``<|y|^2>/2``, and no fixed point bounds the step: ``max_stable_lr = inf``."""
+    stats = Statistics(shape=4, sxx=np.eye(4), syx=np.zeros((1, 4)), syy=0.5)
+    for theory in (Theory(LinearCNN(shape=4), stats), Theory(FullyConnected(4, 1), stats)):
+        assert theory.half_times(1e-3).shape == (0,) and theory.learning_order(1e-3) == []
+        assert theory.dataset_mode_strengths([0.0, 1.0], 1e-3).shape == (2, 0)
+        np.testing.assert_array_equal(theory.loss([0.0, 5.0], 1e-3), [0.25, 0.25])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no division by zero
+            assert theory.max_stable_lr == np.inf
+
+
+def test_a_fully_connected_network_needs_a_hidden_unit_per_mode():
+    """R1's aligned start ``W_1 = R A V^T`` needs ``hidden >= rank Sigma_yx``: with fewer
+    units the theory used to predict every mode anyway."""
+    stats = Statistics(shape=4, sxx=np.eye(4),
+                       syx=np.random.default_rng(0).standard_normal((2, 4)))
+    with pytest.raises(ValueError, match=r"hypothesis 'enough hidden units' fails \(rank of "
+                                         r"Sigma_yx 2, hidden = 1"):
+        Theory(FullyConnected(4, 1, 2), stats).half_times(1e-3)
+    assert Theory(FullyConnected(4, 2, 2), stats).hypotheses["enough hidden units"].holds
+
+
+def test_the_dominant_frequency_approximation_needs_white_input():
+    """It is R3's ``tau ln(s/u0 - 1)/(2 c s)``, blind to ``lambda_f``: for stationary
+    non-white input it used to answer anyway."""
+    model = LinearCNN(shape=6)
+    theory = Theory(model, stationary(model, 3))
+    assert not theory.hypotheses["white input"].holds
+    with pytest.raises(ValueError, match="hypothesis 'white input' fails"):
+        theory.dominant_frequency_half_times(1e-4)
+
+
+def test_r4_growth_rates_vanish_beyond_the_kernel_size_at_any_scale():
+    """``S D S`` has rank ``k`` (``D = N Pi``, ``Pi`` a rank-``k`` projector): the rates
+    ``gamma_j``, ``j > k``, used to come out near 1e-8 (square roots of rounding), and
+    ``|T| ~ 1e-300`` underflowed to "no growing mode".  The others are the square roots of
+    the eigenvalues of the ``k x k`` Toeplitz matrix of ``c_d = sum_f s_f^2 cos(2 pi f d/N)``
+    (docs/theory-reference.md, R4), and scale like ``|T|``."""
+    n, k = 8, 3
+    t_hat = np.fft.fft(np.random.default_rng(1).standard_normal(n), norm="ortho")
+    lags = np.arange(k) - (k - 1) // 2
+    c = [np.sum(np.abs(t_hat) ** 2 * np.cos(2 * np.pi * np.arange(n) * d / n))
+         for d in range(k)]
+    want = np.sqrt(np.linalg.eigvalsh([[c[abs(q - p)] for q in lags] for p in lags])[::-1])
+    for scale in (1.0, 1e-300, 1e300):
+        gamma, _ = r4_growth_rates(scale * t_hat, dirichlet_matrix(LinearCNN(n, k)))
+        np.testing.assert_allclose(gamma[:k], scale * want, rtol=1e-12)
+        assert np.all(gamma[k:] == 0)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda d: dirichlet_matrix("cnn"), TypeError, "model must be a LinearCNN, got str"),
+    (lambda d: r4_growth_rates(np.full(8, np.nan), d), ValueError, "t_hat contains NaN"),
+    (lambda d: r4_growth_rates([], d), ValueError, r"t_hat is empty"),
+    (lambda d: r4_growth_rates("abcdefgh", d), TypeError, "t_hat must be a numeric array"),
+    (lambda d: r4_growth_rates(np.ones(8), d * np.nan), ValueError, "dirichlet contains NaN"),
+    (lambda d: r4_growth_rates(np.zeros(8), d), ValueError, "no growing mode"),
+    # S (-D) S <= 0: its rounding errors used to be reported as growth rates ~ 4e-8
+    (lambda d: r4_growth_rates(np.ones(8), -d), ValueError, "no growing mode"),
+])
+def test_r4_growth_rates_refuse_bad_input(call, error, match):
+    with pytest.raises(error, match=f"^{match}"):
+        call(dirichlet_matrix(LinearCNN(8, 3)))
+
+
+def test_a_mode_that_starts_above_half_its_limit_has_half_way_time_zero():
+    """The half-way time is the first time ``u_a(t) >= u_a(inf)/2`` (as
+    ``Trajectory.half_way_times``): 0 when the start is already there, here a single
+    frequency from ``u0 > s``, where R3's ``u(t)`` decays to ``s``.  The bisection used to
+    return its bracket's end, 4.5e-22."""
+    model = LinearCNN(shape=4)
+    stats = Statistics(shape=4, sxx=np.eye(4), syx=np.array([[0.5, 0.5, 0.5, 0.5]]))
+    theory = Theory(model, stats)  # T_f = 0 but at f = 0, where s = 1
+    assert theory.half_times(2.0)[0] == 0.0
+    # from below: R3's t_1/2 = tau ln(s/u0 - 1) / (2 sqrt(N) s)
+    np.testing.assert_allclose(theory.half_times(1e-3), np.log(1e3 - 1) / 4, rtol=1e-12)

@@ -17,6 +17,13 @@ by an :class:`ApproximationWarning`: a kernel smaller than the image (the coupli
 frequencies through the Dirichlet matrix ``D``, R4, is replaced by its diagonal ``k I``, so
 the gain is ``sqrt(k)``), and non-stationary input (``Sigma_xx`` is replaced by its
 block-circulant projection, whose spectrum gives ``lambda_f``).
+
+A frequency's singular mode with ``s_fj = 0`` (below ``rtol``) is never learned: its
+strength is 0 at every time and step.  It is no dataset mode either, so the per-mode results
+(:meth:`Theory.half_times`, :meth:`Theory.learning_order`,
+:meth:`Theory.dominant_frequency_half_times`, :meth:`Theory.dataset_mode_strengths`) have
+one entry per mode with ``s_a > 0``: none when ``Sigma_yx = 0``, for which
+:attr:`Theory.max_stable_lr` is ``inf`` (no fixed point ``u = s/lambda > 0`` bounds the step).
 """
 
 from __future__ import annotations
@@ -29,7 +36,7 @@ import numpy as np
 
 from .. import fourier
 from ..checks import flag, numeric_array, positive, positive_int, real_number
-from ..data import Statistics
+from ..data import COVARIANCE_RTOL, Statistics
 from ..model import FullyConnected, LinearCNN
 from . import kernels
 
@@ -103,9 +110,13 @@ class Theory:
         white = np.allclose(stats.sxx, np.eye(stats.n_in), rtol=0, atol=WHITE_RTOL)
         out["white input"] = Hypothesis("white input", white,
                                         "Sigma_xx = I" if white else "Sigma_xx != I")
-        if not self.cnn:
-            return out
         model = self.model
+        rank = int(np.max(np.sum(self._svd[1] > self._cutoff, axis=1)))
+        if not self.cnn:
+            out["enough hidden units"] = Hypothesis(
+                "enough hidden units", rank <= model.hidden,
+                f"rank of Sigma_yx {rank}, hidden = {model.hidden} (R1's aligned start)")
+            return out
         out["full kernel"] = Hypothesis("full kernel", model.full_kernel,
                                         f"kernel {model.kernel}, shape {model.shape}")
         out["stationary input"] = Hypothesis(
@@ -113,18 +124,39 @@ class Theory:
             f"relative deviation of Sigma_xx from block-circulant {stats.stationarity:.3g}")
         out["depth 1"] = Hypothesis("depth 1", model.depth == 1,
                                     f"{model.depth} convolution layer(s)")
-        rank = int(np.max(np.sum(self._svd[1] > self._cutoff, axis=1)))
         out["enough channels"] = Hypothesis(
             "enough channels", rank <= model.channels,
             f"rank of T_f up to {rank}, C = {model.channels}")
         if model.c_in > 1:
             out["white input (C_in > 1)"] = Hypothesis(
                 "white input (C_in > 1)", white, "R3c needs Lambda_f = I when C_in > 1")
+        else:
+            out["input power"] = self._input_power()
         return out
+
+    def _input_power(self) -> Hypothesis:
+        """Whether ``lambda_f > 0`` wherever ``s_f > 0`` (``C_in = 1``), ``lambda_f`` at most
+        :data:`~symcnn.data.COVARIANCE_RTOL` of the largest counting as 0.  Real data obey it:
+        ``|T_f|^2 <= <|y|^2> lambda_f`` (Cauchy-Schwarz)."""
+        lam = self._power.ravel()
+        dead = (lam <= COVARIANCE_RTOL * np.abs(lam).max()) & (self.strengths[:, 0] > 0)
+        if not dead.any():
+            return Hypothesis("input power", True, "Lambda_f > 0 wherever T_f != 0")
+        f = int(np.argmax(dead))
+        where = tuple(int(i) for i in np.unravel_index(f, self.model.shape))
+        return Hypothesis("input power", False, (
+            f"Lambda_f = {lam[f]:.3g} at f = {where}, where "
+            f"|T_f| = {self.strengths[f, 0]:.3g}: no data have T_f != 0 at a frequency without "
+            "input power, |T_f|^2 <= <|y|^2> Lambda_f"))
 
     def require(self, result: str, *names: str) -> None:
         """Raise ``ValueError`` naming the first of ``names`` (all hypotheses if none given)
-        that fails, and the ``result`` that needs it."""
+        that fails, and the ``result`` that needs it; an unknown name is a ``ValueError``
+        listing :attr:`hypotheses`."""
+        unknown = [name for name in names if name not in self.hypotheses]
+        if unknown:
+            raise ValueError(f"unknown hypothesis {unknown[0]!r}; this theory's: "
+                             f"{', '.join(self.hypotheses)}")
         for name in names or self.hypotheses:
             h = self.hypotheses[name]
             if not h.holds:
@@ -169,6 +201,12 @@ class Theory:
             self.require("lambda_f", "stationary input")
         if self.model.c_in > 1:
             self.require("lambda_f for C_in > 1", "white input (C_in > 1)")
+        return self._power
+
+    @cached_property
+    def _power(self) -> np.ndarray:
+        """``lambda_f`` of the block-circulant projection of ``Sigma_xx``, shape ``(F, 1)``
+        (``C_in = 1``; ``Lambda_f`` itself for stationary input)."""
         return np.real(self.stats.input_spectrum(rtol=np.inf)).reshape(-1, 1)
 
     @property
@@ -179,14 +217,16 @@ class Theory:
 
     @property
     def rates(self) -> np.ndarray:
-        """Growth rates ``2 c s_fj / tau`` of the small-weight phase, shape ``(F, r)``."""
+        """Growth rates ``2 c s_fj / tau`` of the small-weight phase, shape ``(F, r)`` (under
+        the hypotheses of the closed forms, like every prediction)."""
+        self._check_prediction("the growth rates")
         return 2 * self.gain * self.strengths / self.tau
 
     def _check_prediction(self, result: str) -> None:
         if not self.cnn:
-            return self.require(result, "white input")
+            return self.require(result, "white input", "enough hidden units")
         needed = ["full kernel", "stationary input", "depth 1", "enough channels"] + (
-            ["white input (C_in > 1)"] if self.model.c_in > 1 else [])
+            ["white input (C_in > 1)"] if self.model.c_in > 1 else ["input power"])
         relaxed = APPROXIMATIONS if self.approximate else ()
         self.require(result, *(name for name in needed if name not in relaxed))
         if self.approximations:
@@ -195,7 +235,7 @@ class Theory:
 
     def _initial(self, u0) -> np.ndarray:
         """``u0`` as an ``(F, r)`` array of finite values > 0."""
-        u0 = numeric_array("u0", u0)
+        u0 = _real_array("u0", u0)
         try:
             u0 = np.broadcast_to(u0, self.strengths.shape)
         except ValueError:
@@ -211,7 +251,9 @@ class Theory:
         ``(F, r)``.  In the linear phase (``M ~ 0``) ``g = p^* beta + (kappa q)^* / c`` grows
         like ``exp(c s t / tau)`` while the rest does not grow, and then ``u = c |g|^2 / 4``;
         so ``u0 = c |g(0)|^2 / 4``.  An approximation for small weights, exact for balanced
-        aligned ones."""
+        aligned ones; at least ``1e-300`` (a mode the weights miss, or weights below about
+        ``1e-150``, starts at ``1e-300``).  Weights so large that ``|g|^2`` overflows are no
+        small start: ``ValueError``."""
         self._check_prediction("the effective initial strength")
         p, _, qh = self._svd
         if self.cnn:
@@ -224,15 +266,22 @@ class Theory:
             beta, kappa = w2[None], w1[None]
         b = np.einsum("fpj,fpc->fjc", np.conj(p), beta)
         k = np.conj(np.einsum("fcq,fjq->fjc", kappa, np.conj(qh)))
-        g = b + k / self.gain
-        return np.maximum(self.gain * np.sum(np.abs(g) ** 2, axis=-1) / 4, 1e-300)
+        with np.errstate(over="ignore"):
+            u0 = self.gain * np.sum(np.abs(b + k / self.gain) ** 2, axis=-1) / 4
+        if not np.all(np.isfinite(u0)):
+            raise ValueError(f"params are no small start: |g|^2 overflows float64 (largest "
+                             f"weight {max(np.abs(w).max() for w in params):.3g})")
+        return np.maximum(u0, 1e-300)
 
     def mode_strengths_at(self, times, u0) -> np.ndarray:
         """``u_fj(t)`` from initial strengths ``u0`` (a number, or ``(F, r)`` per frequency
         and mode; a balanced, aligned start, see :meth:`effective_u0` otherwise), shape
         ``(T, F, r)`` (zero where ``s_fj`` is zero), from the closed form of R3b."""
         self._check_prediction("the closed-form trajectory")
-        times, u0 = _times(times), self._initial(u0)
+        return self._strengths_at(_times(times), self._initial(u0))
+
+    def _strengths_at(self, times: np.ndarray, u0: np.ndarray) -> np.ndarray:
+        """:meth:`mode_strengths_at` of checked ``times`` and ``(F, r)`` ``u0``."""
         s, lam = self.strengths, self.input_strengths
         u = kernels.kernel("r3b")(t=times[:, None, None], tau=self.tau, s=s[None],
                                   **{"lambda": lam[None], "u_0": u0[None], "N": self.gain ** 2})
@@ -241,7 +290,10 @@ class Theory:
     def spectra(self, times, u0: float) -> np.ndarray:
         """Predicted ``M_f(t)``, shape ``(T, N_o, C_in, *shape)`` (CNN) or the maps
         ``(T, N_o, D)`` (fully connected)."""
-        u = self.mode_strengths_at(times, u0)
+        return self._spectra_of(self.mode_strengths_at(times, u0))
+
+    def _spectra_of(self, u: np.ndarray) -> np.ndarray:
+        """:meth:`spectra` from the strengths ``u_fj``, shape ``(T, F, r)``."""
         p, _, qh = self._svd
         m = np.einsum("fpj,tfj,fjq->tfpq", p, u, qh)
         if not self.cnn:
@@ -250,18 +302,30 @@ class Theory:
 
     def maps(self, times, u0: float) -> np.ndarray:
         """Predicted end-to-end maps ``M(t)``, shape ``(T, N_o, D)``."""
-        m = self.spectra(times, u0)
+        return self._maps_of(self.mode_strengths_at(times, u0))
+
+    def _maps_of(self, u: np.ndarray) -> np.ndarray:
+        """:meth:`maps` from the strengths ``u_fj``, shape ``(T, F, r)``."""
+        m = self._spectra_of(u)
         if not self.cnn:
             return m
         pixels = fourier.inverse_row_spectrum(m, len(self.model.shape))
         return pixels.reshape(len(m), self.model.n_out, -1)
 
     def loss(self, times, u0: float) -> np.ndarray:
-        """Predicted loss ``1/2 tr(M Sigma_xx M^T) - tr(M Sigma_yx^T) + <|y|^2>/2``."""
+        """Predicted loss ``1/2 tr(M Sigma_xx M^T) - tr(M Sigma_yx^T) + <|y|^2>/2``; a
+        ``ValueError`` if it overflows float64 (maps or data too large)."""
         m = self.maps(times, u0)
-        quadratic = np.einsum("tod,de,toe->t", m, self.stats.sxx, m)
-        return quadratic / 2 - np.einsum("tod,od->t", m, self.stats.syx) + (
-            self.stats.syy or 0.0) / 2
+        with np.errstate(over="ignore", invalid="ignore"):
+            quadratic = np.einsum("tod,de,toe->t", m, self.stats.sxx, m)
+            value = quadratic / 2 - np.einsum("tod,od->t", m, self.stats.syx) + (
+                self.stats.syy or 0.0) / 2
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"the predicted loss overflows float64: the maps reach max |M| = "
+                             f"{np.abs(m).max():.3g} and max |Sigma_xx| = "
+                             f"{np.abs(self.stats.sxx).max():.3g}; take a smaller u0 or "
+                             "rescale the data")
+        return value
 
     # -- the dataset's modes ----------------------------------------------------------------
     @cached_property
@@ -270,31 +334,40 @@ class Theory:
         return self.stats.modes(self.rtol)
 
     def dataset_mode_strengths(self, times, u0: float) -> np.ndarray:
-        """Predicted ``u_a(t) = u_a^T M(t) v_a`` for the dataset's modes, shape ``(T, r)``."""
-        v = self.modes.v.reshape(len(self.modes.s), -1)
-        return np.einsum("oa,tod,ad->ta", self.modes.u, self.maps(times, u0), v)
+        """Predicted ``u_a(t) = u_a^T M(t) v_a`` for the dataset's modes, shape ``(T, r)``
+        (``r = 0`` when ``Sigma_yx = 0``)."""
+        return self._dataset_of(self.mode_strengths_at(times, u0))
+
+    def _dataset_of(self, u: np.ndarray) -> np.ndarray:
+        """:meth:`dataset_mode_strengths` from the strengths ``u_fj``, shape ``(T, F, r)``."""
+        v = self.modes.v.reshape(len(self.modes.s), self.model.n_in)
+        return np.einsum("oa,tod,ad->ta", self.modes.u, self._maps_of(u), v)
 
     def half_times(self, u0, iterations: int = 80) -> np.ndarray:
-        """For each dataset mode, the time its predicted strength ``u_a(t)`` reaches half its
-        limit ``u_a(inf)`` (bisection on the closed-form trajectory, to ``2^-iterations``
-        of the bracket, ``iterations`` an integer >= 1)."""
+        """For each dataset mode, the first time its predicted strength ``u_a(t)`` reaches half
+        its limit ``u_a(inf)`` (that of the strengths ``s_fj / lambda_f``), by bisection on
+        the closed-form trajectory to ``2^-iterations`` of the bracket (``iterations`` an
+        integer >= 1): 0 for a mode that starts there (as
+        :meth:`symcnn.simulate.Trajectory.half_way_times`); empty when ``Sigma_yx = 0``."""
         iterations = positive_int("iterations", iterations)
         self._check_prediction("the half-way times")
+        u0 = self._initial(u0)
+        if len(self.modes.s) == 0:
+            return np.zeros(0)
         live = self.strengths > 0
-        s, u0_live = self.strengths[live], self._initial(u0)[live]
-        lam = np.broadcast_to(self.input_strengths, self.strengths.shape)[live]
-        slowest = np.max(np.log(np.maximum(s / (lam * u0_live), 2.0)) / s)
-        t_end = 4 * self.tau * slowest / (2 * self.gain) + self.tau / (self.gain * s.min())
-        with warnings.catch_warnings():  # announced once, above
-            warnings.simplefilter("ignore", ApproximationWarning)
-            final = self.dataset_mode_strengths([t_end * 64], u0)[0]
-            low, high = np.zeros_like(final), np.full_like(final, t_end * 64)
-            for _ in range(iterations):
-                middle = (low + high) / 2
-                strength = np.diagonal(self.dataset_mode_strengths(middle, u0))
-                above = strength * np.sign(final) >= np.abs(final) / 2
-                low, high = np.where(above, low, middle), np.where(above, middle, high)
-        return high
+        s, lam = self.strengths, np.broadcast_to(self.input_strengths, self.strengths.shape)
+        final = self._dataset_of(np.where(live, s / np.where(live, lam, 1.0), 0.0)[None])[0]
+        start = self._dataset_of(np.where(live, u0, 0.0)[None])[0]
+        early = start * np.sign(final) >= np.abs(final) / 2
+        slowest = np.max(np.log(np.maximum(s[live] / (lam[live] * u0[live]), 2.0)) / s[live])
+        t_end = 64 * (2 * self.tau * slowest / self.gain + self.tau / (self.gain * s[live].min()))
+        low, high = np.zeros_like(final), np.full_like(final, t_end)
+        for _ in range(iterations):
+            middle = (low + high) / 2
+            strength = np.diagonal(self._dataset_of(self._strengths_at(middle, u0)))
+            above = strength * np.sign(final) >= np.abs(final) / 2
+            low, high = np.where(above, low, middle), np.where(above, middle, high)
+        return np.where(early, 0.0, high)
 
     def learning_order(self, u0) -> list[int]:
         """Dataset modes (1-based) in the order of their predicted half-way times."""
@@ -305,6 +378,7 @@ class Theory:
         frequency alone, ``t_a = tau ln(s/u0 - 1) / (2 c s)`` with
         ``s = s_a |v_hat_a[f*_a]|`` (R3; white input, ``C_in = 1``, modes on disjoint
         frequencies assumed, not checked)."""
+        self.require("the dominant-frequency approximation", "white input")
         self._check_prediction("the dominant-frequency approximation")
         u0 = positive("u0", u0)
         s = self.modes.s * (self.modes.mismatch() / self.gain if self.cnn else 1.0)
@@ -337,20 +411,43 @@ class Theory:
         u = np.where(s > 0, u0, 0.0)
         out = [u]
         with np.errstate(over="raise", invalid="raise"):
-            for _ in range(steps):
-                u = step(u=u, eta=lr, s=s, c=self.gain, **{"lambda": lam})
+            for k in range(steps):
+                try:
+                    u = step(u=u, eta=lr, s=s, c=self.gain, **{"lambda": lam})
+                except FloatingPointError:
+                    raise ValueError(
+                        f"gradient descent diverges: u leaves the float64 range at step {k + 1}"
+                        f" (lr = {lr!r}, u0 = {u0!r}; the fixed points are stable for lr < "
+                        f"max_stable_lr = {self._lr_bound():.3g})") from None
                 out.append(u)
         return np.array(out)
 
     @property
     def max_stable_lr(self) -> float:
         """The step below which every fixed point ``u = s/lambda`` of the gradient-descent map
-        is stable: ``|1 - 2 eta c s| < 1`` for every ``s_fj``, i.e. ``eta < 1/(c max s)``."""
-        return float(1 / (self.gain * np.max(self.strengths)))
+        is stable: ``|1 - 2 eta c s| < 1`` for every ``s_fj``, i.e. ``eta < 1/(c max s)``;
+        ``inf`` when ``Sigma_yx = 0`` (every ``s_fj`` is 0: no such fixed point, and the map
+        keeps ``u = 0`` at any step)."""
+        self._check_prediction("the largest stable step")
+        return self._lr_bound()
+
+    def _lr_bound(self) -> float:
+        top = float(np.max(self.strengths))
+        return 1 / (self.gain * top) if top > 0 else np.inf
+
+
+def _real_array(name: str, value) -> np.ndarray:
+    """``value`` as a float array (:func:`~symcnn.checks.numeric_array`); a bool or bool
+    array is refused (``TypeError``): no time or strength is a flag."""
+    array = numeric_array(name, value)
+    if np.asarray(value).dtype.kind == "b":
+        raise TypeError(f"{name} must be real numbers, got {value!r} (bool)")
+    return array
 
 
 def _times(times) -> np.ndarray:
-    t = np.atleast_1d(numeric_array("times", times))
+    """``times``, in any order, as a 1-D array of finite values >= 0."""
+    t = np.atleast_1d(_real_array("times", times))
     if t.ndim != 1 or not np.all(np.isfinite(t)) or np.any(t < 0):
         raise ValueError(f"times must be a 1-D array of finite values >= 0, got {times!r}")
     return t

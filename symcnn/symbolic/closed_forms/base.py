@@ -65,7 +65,9 @@ class Reduction:
         lam, u0, N`` (those present), and ``u`` (:data:`v`) when :attr:`time_of_u` is set;
         ``u, eta, s, lam, c`` for :attr:`update`.
     time_of_u : sympy expression or None
-        The time at which the strength reaches :data:`v` (for ``u0 < v < u_inf``).
+        The time at which the strength reaches :data:`v` (negative for ``v < u0``), derived on
+        the growing branch ``0 < u0 < u_inf``, ``v < u_inf`` (R5, ``L > 2``: NaN in floating
+        point outside it, but 0 at ``v = u0``).
     update : sympy expression or None
         One step of a discrete map, the new strength ``u'`` in the old one :data:`v`
         (gradient descent, :func:`~symcnn.symbolic.closed_forms.gd`).

@@ -76,7 +76,9 @@ def r5(depth_l: int = 3) -> Reduction:
     ``tau du/dt = L N^((L-1)/L) u^(2 - 2/L) (s - lambda u)`` for ``u = |M_f|``.  ``L = 2``:
     solved explicitly (equals R3b).  ``L > 2``: :attr:`Reduction.time_of_u` from
     ``t = tau int du / F(u)`` with ``u = (s/lambda) z^L`` (a rational integrand in ``z``),
-    and the half-way time in closed form.
+    and the half-way time in closed form, derived on the growing branch ``0 < u0 < u_inf``,
+    ``u < u_inf`` (elsewhere the logarithm of a negative number, NaN in floating point), and
+    ``t(u0) = 0`` for every ``u0``.
     """
     big_l = int(depth_l)
     if big_l < 2:
@@ -178,13 +180,21 @@ def _implicit(d: Derivation, name: str, rhs: sp.Expr, big_l: int) -> Reduction:
            "negative on $(0, 1)$ negated (a constant shift); checked by differentiating",
            display=(sp.Symbol("G(z)"), antiderivative))
     z_of = (v / u_inf) ** sp.Rational(1, big_l)
-    time_of_u = antiderivative.subs(z, z_of) - antiderivative.subs(z, z_of.subs(v, u0))
+    growth = antiderivative.subs(z, z_of) - antiderivative.subs(z, z_of.subs(v, u0))
     below = {"where": lambda vals: vals[v] < vals[s] / vals[lam]}
-    d.step("implicit solution", time_of_u.diff(v), tau / big_f,
+    d.step("implicit solution", growth.diff(v), tau / big_f,
            "$t(u) = G(z(u)) - G(z(u_0))$, $z(u) = (\\lambda u/s)^{1/L}$: $dt/du = \\tau/F(u)$ "
            "and $t(u_0) = 0$", check="numeric", **below,
+           display=(sp.Symbol("t(u)"), growth))
+    d.step("initial time", growth.subs(v, u0), 0, "$t(u_0) = 0$")
+    time_of_u = sp.Piecewise((0, sp.Eq(v, u0)), (growth, True))
+    d.step("the start", time_of_u, growth,
+           "$t(u_0) = 0$ for every $u_0$, also $u_0 > u_\\infty$, where $G(z(u_0))$ takes the "
+           "logarithm of $1 - z(u_0) < 0$ (NaN in floating point); the other values are those "
+           "of the growing branch, $0 < u_0 < u_\\infty$, $u < u_\\infty$",
+           check="numeric", where=lambda vals: vals[lam] * max(vals[u0], vals[v]) < vals[s],
+           cases=({v: sp.Rational(1, 2), u0: sp.Rational(1, 2)},),
            display=(sp.Symbol("t(u)"), time_of_u))
-    d.step("initial time", time_of_u.subs(v, u0), 0, "$t(u_0) = 0$")
     half = time_of_u.subs(v, u_inf / 2)
     d.step("half-way time", half, time_of_u.subs(v, u_inf / 2),
            "$t_{1/2} = t(u_\\infty/2)$, i.e. $z = 2^{-1/L}$",

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from symcnn import Dense, LinearCNN, init_random, theorems, train, zoo
+from symcnn import Dense, LinearCNN, init_random, progress, theorems, train, zoo
 from symcnn.cli import main
 from tests.reference import compile_latex
 
@@ -121,7 +121,18 @@ def refused(capsys, argv: list[str], message: str) -> None:
     (["codegen", "r3", "--depth", "3"], "--depth applies to r5, not to r3"),
     (["codegen", "r3b", "--no-cache", "--cache-dir", "x"], "exclude each other"),
     (["codegen", "r5", "--depth", "0"], "depth_l must be >= 2"),
-    (["codegen", "r3b", "--out", "/nonexistent/dir/k.py"], "No such file or directory"),
+    (["codegen", "r3b", "--out", "/nonexistent/dir/k.py"],
+     "--out /nonexistent/dir/k.py: the directory /nonexistent/dir does not exist"),
+    (["codegen", "r3b", "--out", ""], "--out '': give a file name, not a directory"),
+    (["codegen", "r3b", "--out", "."], "--out '.': give a file name, not a directory"),
+    (["codegen", "r3b", "--cache-dir", ""], "--cache-dir '': give a directory"),
+    (["codegen", "r3b", "--cache-dir", __file__], "--cache-dir .*test_cli.py': give a directory"),
+    (["codegen", "r1", "--field", "ode"], "invalid choice: 'ode'"),
+    (["codegen", "gd"], "gd has no field stable; its fields: update"),
+    (["codegen", "gd", "--field", "update", "--backend", "mpmath", "--dps", "0"],
+     "dps must be an integer >= 1, got 0"),
+    (["derive", "pixel", "--out", "/nonexistent/dir/p.md"], "the directory .* does not exist"),
+    (["derive", "pixel", "--out", "."], "--out '.': give a file name, not a directory"),
     (["simulate", "--method", "gd", "--lr", "0"], "--lr must be a finite number > 0, got 0"),
     (["simulate", "--t-end", "-5"], "--t-end must be a finite number > 0, got -5"),
     (["simulate", "--t-end", "0"], "--t-end must be a finite number > 0, got 0"),
@@ -223,3 +234,71 @@ def test_the_documented_user_claim_passes(monkeypatch, capsys):
     finally:
         theorems.CATALOGUE.pop("my claim", None)
         sys.modules.pop("my_claims", None)
+
+
+# progress on stderr, and --quiet ----------------------------------------------------------
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    """Progress shown at once, every state a line (no delay, no throttle)."""
+    monkeypatch.setattr(progress, "DELAY", 0.0)
+    monkeypatch.setattr(progress, "INTERVAL", 0.0)
+
+
+def twice(capsys, argv: list[str]) -> tuple[str, str, str]:
+    """``symcnn argv`` with and without --quiet: stdout (the same in both) and both stderrs."""
+    assert main(argv) in (0, 1)
+    loud = capsys.readouterr()
+    assert main([*argv, "--quiet"]) in (0, 1)
+    quiet = capsys.readouterr()
+    assert quiet.out == loud.out
+    return loud.out, loud.err, quiet.err
+
+
+def test_derive_reports_each_step_and_quiet_silences_it(shown, capsys):
+    from symcnn.symbolic.pixel import gradient_flow
+
+    out, err, quiet = twice(capsys, ["derive", "pixel"])
+    derivation = gradient_flow(LinearCNN((4,), n_out=2)).derivation  # the defaults
+    steps = derivation.steps
+    assert out == derivation.to_markdown()
+    for i, step in enumerate(steps, 1):
+        assert re.search(rf"^symcnn derive pixel: step {i} {step.name} \(\d+\.\d s\)$", err,
+                         re.MULTILINE)
+    assert f"symcnn derive pixel: {len(steps)} steps checked" in err
+    assert re.fullmatch(rf"{len(steps)} steps verified in \d+\.\d s\n", quiet)  # the result
+
+
+def test_check_reports_instance_i_of_n_and_the_result(shown, capsys):
+    out, err, quiet = twice(capsys, ["check", "decoupling", "--examples", "2", "--no-proof"])
+    assert "| decoupling |" in out and "| pass |" in out
+    own = [re.sub(r" \(\d+\.\d s\)$", "", line) for line in err.splitlines()
+           if re.match(r"symcnn check decoupling(: [^:]*)? \(", line)]  # not a derivation's
+    assert own[:3] == ["symcnn check decoupling", "symcnn check decoupling: instance 1/2",
+                       "symcnn check decoupling: instance 2/2"]
+    assert re.fullmatch(r"symcnn check decoupling: pass, 2/2 instances, max error \S+", own[3])
+    assert len(own) == 4 and quiet == ""
+
+
+def test_codegen_reports_the_derivation_and_the_generation(shown, capsys, tmp_path):
+    from symcnn.symbolic.closed_forms import gd
+
+    out, err, quiet = twice(capsys, ["codegen", "gd", "--field", "update", "--no-cache"])
+    assert "def kernel(a0, a1, a2, a3, a4)" in out
+    assert f"symcnn derive gd: {len(gd().derivation.steps)} steps checked" in err
+    assert "symcnn codegen numpy kernel (u, eta, s, lambda, c): cache off" in err
+    assert quiet.startswith("Kernel(numpy, args=(u, eta, s, lambda, c)")
+    assert len(quiet.splitlines()) == 1
+
+
+@pytest.mark.parametrize("scale, message", [
+    ("1e-300", r"--init-scale 1e-300: params are too small to train"),
+    ("1e300", r"CNN \(--init-scale 1e\+300, --rtol 1e-08\): training diverged: the initial "
+              r"weights are too large"),
+])
+def test_simulate_names_the_initial_scale_it_cannot_train_from(capsys, scale, message):
+    """Weights too small or too large for float64 are refused naming --init-scale (the
+    messages named only train's ``params``)."""
+    refused(capsys, ["simulate", "--setup", "tiny-1d-4", "--points", "3", "--quiet",
+                     "--init-scale", scale], message)

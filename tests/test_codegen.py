@@ -26,7 +26,7 @@ import pytest
 import sympy as sp
 
 import symcnn
-from symcnn import codegen
+from symcnn import codegen, progress
 from symcnn.codegen import (
     CompilerNotFound,
     Kernel,
@@ -521,14 +521,31 @@ def test_inputs_are_validated(cache_path, backend):
     bad[3] = np.array([1e-3, np.nan])
     with pytest.raises(ValueError, match="argument u_0 contains NaN"):
         kernel(*bad)
-    bad = list(good)
-    bad[1] = "fast"
-    with pytest.raises(ValueError, match="argument s: not"):
-        kernel(*bad)
-    if backend != "mpmath":
-        bad[1] = np.array([1 + 2j])
-        with pytest.raises(ValueError, match="argument s is complex"):
+    with pytest.raises(ValueError, match=r"do not broadcast together: t \(\), s \(2,\), "
+                                         r"lambda \(3,\)"):
+        kernel(good[0], good[1], np.ones(3), *good[3:])
+    refused = [("fast", "argument s must be"), (None, "argument s must be"),
+               (np.ma.masked_array([0.1, 0.2], mask=[0, 1]), "argument s is a masked array"),
+               (np.array([1 + 2j]), "argument s (is complex|must be real numbers)"),
+               ({"s": 1.0}, "argument s must be")]
+    if backend != "mpmath":  # mpmath takes numbers as strings, and mpf
+        refused += [("0.1", "argument s must be a numeric array, got dtype <U3"),
+                    (np.array(["0.1"]), "got dtype <U3"), (np.datetime64(1, "D"), "datetime"),
+                    (np.array([0.1], dtype=object), "got dtype object")]
+    for value, message in refused:
+        bad = list(good)
+        bad[1] = value
+        with pytest.raises(TypeError, match=message):
             kernel(*bad)
+    assert kernel(*good[:5], np.inf)[0] > 0  # inf is accepted (IEEE arithmetic)
+
+
+def test_an_mpmath_division_by_zero_names_the_point(cache_path):
+    x, y = sp.symbols("x y", real=True)
+    kernel = codegen.compile(x / y, [x, y], backend="mpmath")
+    assert kernel(1, 4) == mpmath.mpf("0.25")
+    with pytest.raises(ZeroDivisionError, match=r"divides by zero at x = 1.0, y = 0.0"):
+        kernel(1.0, np.array([2.0, 0.0]))
 
 
 def test_expressions_are_validated(cache_path):
@@ -547,6 +564,91 @@ def test_expressions_are_validated(cache_path):
         codegen.compile(sp.LambertW(x) + sp.zeta(x, 2), [x], backend="c")
     with pytest.raises(ValueError, match=r"inner: y not among the arguments \(x\)"):
         codegen.compile(x, [x], inner=("y",))
+
+
+X, Y = sp.symbols("x y", real=True)
+BAD_COMPILES = [
+    (dict(exprs="x + y"), TypeError, "exprs must be a SymPy expression .*got str 'x \\+ y'"),
+    (dict(exprs={X, Y}), TypeError, "got set"),  # unordered: outputs in no fixed order
+    (dict(exprs={"a": X}), TypeError, "got dict"),
+    (dict(exprs=sp.Matrix([X, Y])), TypeError, "expression 0 is a 2 x 1 matrix; pass its "
+                                               "entries, list.matrix."),
+    (dict(exprs=[X, X * sp.zoo]), ValueError, r"expression 1 contains zoo \(complex infinity"),
+    (dict(args=None), TypeError, "args must be a SymPy Symbol or a sequence of them, got "
+                                 "NoneType None"),
+    (dict(args="x y"), TypeError, "args must be .*got str 'x y'"),
+    (dict(exprs=np.array(X * Y)), TypeError, "exprs must be .*got ndarray"),  # 0-d: no items
+    (dict(args=()), ValueError, "args: a kernel needs at least one argument"),
+    (dict(exprs=sp.I * X), ValueError, "exprs: expression 0 is complex"),
+    (dict(inner=3), TypeError, "inner must be an argument .*got int 3"),
+    (dict(backend="mpmath", dps=2.5), ValueError, "dps must be an integer >= 1, got 2.5"),
+    (dict(backend="mpmath", dps="40"), ValueError, "dps must be an integer >= 1, got '40'"),
+    (dict(backend="mpmath", dps=True), ValueError, "dps must be an integer >= 1, got True"),
+    (dict(dps=40), ValueError, "dps applies to backend 'mpmath', not to 'numpy'; got dps=40"),
+    (dict(cache=3), TypeError, "cache must be a directory .*False .*None .*got 3"),
+    (dict(cache=""), ValueError, "cache must be a directory .*got ''"),
+    (dict(cache=__file__), ValueError, "cache must be a directory .*test_codegen.py'"),
+    (dict(cache="off"), ValueError, "cache='off' would be a directory .*pass cache=False"),
+]
+
+
+@pytest.mark.parametrize("changes, error, message", BAD_COMPILES)
+def test_bad_compile_arguments_are_named(cache_path, changes, error, message):
+    call = {"exprs": X * Y, "args": [X, Y], **changes}
+    with pytest.raises(error, match=message):
+        codegen.compile(**call)
+    if "dps" in changes:
+        with pytest.raises(error, match=message):
+            codegen.cache_key(call["exprs"], call["args"], call.get("backend", "numpy"),
+                              dps=call["dps"])
+    assert not cache_path.exists() and not Path("off").exists()  # refused before any write
+
+
+def test_check_refuses_bad_values_naming_them(cache_path):
+    kernel = codegen.compile(X * Y, [X, Y])
+    for values, error, message in [
+            ({"x": [1.0]}, ValueError, r"arguments \(x, y\); missing: y, not arguments: none"),
+            ({"x": [1.0], "y": [1.0], "z": [2.0]}, ValueError, "missing: none, not arguments: z"),
+            ([[1.0], [1.0]], TypeError, "values must map each argument name to its values"),
+            ({"x": [], "y": [1.0]}, ValueError, r"values\['x'\] must hold at least one value"),
+            ({"x": [1.0, np.nan], "y": [1.0]}, ValueError, r"values\['x'\] .*no NaN"),
+            ({"x": "12", "y": [1.0]}, TypeError, r"values\['x'\] must be a numeric array"),
+            ({"x": [1j], "y": [1.0]}, TypeError, r"values\['x'\] is complex")]:
+        with pytest.raises(error, match=message):
+            codegen.check(kernel, values)
+    with pytest.raises(TypeError, match="kernel must be a symcnn.codegen Kernel .*function"):
+        codegen.check(lambda x, y: x * y, {"x": [1.0], "y": [1.0]})
+    assert codegen.check(kernel, {"x": [np.inf], "y": [2.0]}) == (0.0, 0)  # inf: skipped
+
+
+def test_a_kernel_from_source_must_match_its_header(cache_path):
+    """Swapped names would bind each value to the other argument: refused."""
+    kernel = codegen.compile([X - Y], [X, Y])
+    for names, outputs, message in [
+            (("y", "x"), 1, r"names \('y', 'x'\) are not the source's arguments \(x, y\)"),
+            ("xy", 1, "names 'xy' are not"), (("x",), 1, "are not the source's arguments"),
+            (("x", "y"), 2, "n_outputs is 2; the source has 1"),
+            (("x", "y"), 0, "n_outputs must be an integer >= 1, got 0")]:
+        with pytest.raises(ValueError, match=message):
+            Kernel.from_python_source(kernel.source, names, outputs, kernel.key)
+    with pytest.raises(ValueError, match="not a generated NumPy kernel"):
+        Kernel.from_python_source("def kernel(a0):\n    return (a0,)\n", ("x",), 1, "k")
+    with pytest.raises(TypeError, match="source must be a generated kernel's code"):
+        Kernel.from_python_source(None, ("x", "y"), 1, kernel.key)
+
+
+def test_a_c_build_is_reported_as_progress(cache_path, monkeypatch, capsys):
+    if codegen.find_c_compiler() is None:
+        pytest.skip("no C compiler")
+    monkeypatch.setattr(progress, "DELAY", 0.0)  # shown at once, every state a line
+    monkeypatch.setattr(progress, "INTERVAL", 0.0)
+    name = Path(codegen.find_c_compiler()).name
+    codegen.compile(sp.exp(X) * Y, [X, Y], backend="c")
+    err = capsys.readouterr().err
+    assert f"symcnn codegen c kernel (x, y): compiling with {name}" in err
+    assert "symcnn codegen c kernel (x, y): cache miss (" in err
+    codegen.compile(sp.exp(X) * Y, [X, Y], backend="c")  # a hit: nothing to compile
+    assert "compiling" not in capsys.readouterr().err
 
 
 # Command line (symcnn.cli.codegen, which calls check) -----------------------------------------

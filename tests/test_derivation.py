@@ -1,14 +1,20 @@
-"""The derivation engine: checks that pass and fail, rendering, determinism, pdflatex."""
+"""The derivation engine: checks that pass and fail, rendering, determinism, pdflatex; the
+progress it reports (symcnn.progress)."""
 
+import io
 import os
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import mpmath
+import numpy as np
 import pytest
 import sympy as sp
 
+from symcnn import progress
 from symcnn.symbolic.derivation import (
     Derivation,
     DerivationError,
@@ -183,3 +189,121 @@ def test_mpmath_matrix_keeps_the_digits_asked_for():
         assert got[1, 0] == mpmath.mpc(1, -1) and got[1, 1] == 0
         low = mpmath_matrix(matrix, 10)  # evaluated at 10 digits only
         assert 1e-12 < abs(low[0, 0] - mpmath.mpf(1) / 3) < 1e-9
+
+
+# progress (symcnn.progress): what a derivation, or any task, reports on stderr ------------
+
+
+@pytest.fixture
+def shown(monkeypatch):
+    """Every task shown at once, every state a line (no delay, no throttle)."""
+    monkeypatch.setattr(progress, "DELAY", 0.0)
+    monkeypatch.setattr(progress, "INTERVAL", 0.0)
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def three_steps() -> Derivation:
+    """Three cheap steps (each checked by expansion)."""
+    d = Derivation("three steps")
+    for name, power in (("square", 2), ("cube", 3), ("fourth power", 4)):
+        d.step(name, (a + b) ** power, sp.expand((a + b) ** power), "expand")
+    return d
+
+
+def lines(text: str) -> list[str]:
+    """``text`` without the times, one entry per line."""
+    return re.sub(r" \(\d+\.\d s\)", "", text).splitlines()
+
+
+def test_each_step_of_a_derivation_is_reported_with_the_time(shown, capsys):
+    with progress.task("derive example") as task:
+        three_steps()
+        task.result = f"{task.done} steps checked"
+    err = capsys.readouterr().err
+    assert lines(err) == ["symcnn derive example", "symcnn derive example: step 1 square",
+                          "symcnn derive example: step 2 cube",
+                          "symcnn derive example: step 3 fourth power",
+                          "symcnn derive example: 3 steps checked"]
+    assert all(re.search(r" \(\d+\.\d s\)$", line) for line in err.splitlines())
+
+
+def test_a_task_that_ends_within_the_delay_prints_nothing(capsys):
+    assert progress.DELAY >= 0.5
+    with progress.task("derive example"):
+        second()
+    three_steps()  # outside any task: no reporter, nothing printed
+    assert capsys.readouterr().err == ""
+
+
+def test_a_long_step_is_shown_without_a_further_update(monkeypatch, capsys):
+    """The line appears after the delay although the step started before it."""
+    monkeypatch.setattr(progress, "DELAY", 0.1)
+    with progress.task("slow"):
+        progress.update("waiting")
+        time.sleep(0.5)
+        assert lines(capsys.readouterr().err) == ["symcnn slow: step 1 waiting"]
+    assert lines(capsys.readouterr().err) == ["symcnn slow: done"]
+
+
+def test_lines_are_throttled_the_latest_state_wins(monkeypatch, capsys):
+    monkeypatch.setattr(progress, "DELAY", 0.0)
+    monkeypatch.setattr(progress, "INTERVAL", 60.0)
+    with progress.task("many", total=1000, unit="instance"):
+        for _ in range(1000):
+            progress.update()
+    assert len(capsys.readouterr().err.splitlines()) <= 2  # at most a state and the end
+
+
+def test_away_from_a_terminal_a_count_makes_a_line_per_tenth(shown, capsys):
+    with progress.task("train", total=5.0, unit="t ="):
+        for t in np.linspace(0, 5, 101):
+            progress.update(f"loss = {1 / (1 + t):.3f}", done=t)
+    times = np.linspace(0, 5, 101)
+    tenths = [t for before, t in zip(times, times[1:], strict=False)
+              if int(2 * t) > int(2 * before)]
+    assert len(tenths) == 10
+    assert lines(capsys.readouterr().err) == [
+        "symcnn train",
+        *[f"symcnn train: t = {t:g}/5 loss = {1 / (1 + t):.3f}" for t in tenths],
+        "symcnn train: done"]
+
+
+def test_a_terminal_line_is_redrawn_in_place(shown, monkeypatch):
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with progress.task("derive example"):
+        three_steps()
+        progress.note("a note above the line")
+    text = terminal.getvalue()
+    assert text.count("\n") == 2  # the note and the last line; the rest is redrawn in place
+    assert re.search(r"\rsymcnn derive example: done \(\d+\.\d s\)\x1b\[K\n$", text)
+    assert "\r\x1b[Ksymcnn: a note above the line\n\rsymcnn derive example: step 3" in text
+    assert "\rsymcnn derive example: step 2 cube" in text
+
+
+def test_a_task_inside_another_is_shown_on_its_line(shown, capsys):
+    with progress.task("check claim", total=2, unit="instance"):
+        with progress.task("proof"):
+            second()
+        progress.update()
+    assert lines(capsys.readouterr().err) == [
+        "symcnn check claim", "symcnn check claim: proof",
+        "symcnn check claim: proof: step 1 difference of squares",
+        "symcnn check claim: instance 1/2", "symcnn check claim: done"]
+
+
+def test_quiet_silences_tasks_and_notes_and_a_failure_ends_the_line(shown, capsys):
+    with progress.quiet():
+        with progress.task("derive example"):
+            three_steps()
+        progress.note("not shown")
+        with progress.quiet(False):  # does not un-silence
+            progress.note("not shown either")
+    assert capsys.readouterr().err == ""
+    with pytest.raises(DerivationError), progress.task("derive wrong"):
+        Derivation("wrong").step("slip", (a + b) ** 2, a**2 + b**2, "wrong on purpose")
+    assert lines(capsys.readouterr().err)[-1] == "symcnn derive wrong: stopped by DerivationError"

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sympy as sp
 from hypothesis import given, settings
 
-from symcnn import FullyConnected, LinearCNN, Statistics, theorems
+from symcnn import FullyConnected, LinearCNN, Statistics, progress, theorems
 from symcnn.instances import non_stationary, stationary, white
 from symcnn.strategies import examples, instances
+from symcnn.symbolic.derivation import Derivation
 from symcnn.theorems import HypothesisFailed, Theorem, check, report
 from symcnn.theory import Theory
 
@@ -114,8 +116,26 @@ def test_registration_names_what_is_wrong():
         theorems.register(theorems.get("closed form"))
     with pytest.raises(ValueError, match="unknown hypothesis 'round input'"):
         theorems.register(dataclasses.replace(false_claim(), hypotheses=("round input",)))
-    with pytest.raises(ValueError, match="unknown theorem 'nope'"):
+    with pytest.raises(ValueError, match="unknown theorem name 'nope'"):
         theorems.get("nope")
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: check(0.5), TypeError, "theorem must be a Theorem or its name, got 0.5"),
+    (lambda: check(trivial_claim(), proof=0), TypeError, "proof must be True or False, got 0"),
+    (lambda: theorems.get(["decoupling"]), TypeError, "name must be a theorem's name"),
+    (lambda: theorems.register("decoupling"), TypeError, "theorem must be a Theorem, got str"),
+    (lambda: theorems.register(trivial_claim(name="new"), replace=float("nan")), TypeError,
+     "replace must be True or False, got nan"),
+    (lambda: theorems.hypothesis("new", replace="yes"), TypeError, "replace must be True or "
+                                                                   "False, got 'yes'"),
+    (lambda: theorems.max_relative_error(np.ones(1), 1.0), ValueError,
+     r"predicted has shape \(1,\), measured \(\)"),
+])
+def test_bad_arguments_are_refused_naming_them(call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+    assert "new" not in theorems.CATALOGUE and "new" not in theorems.HYPOTHESES
 
 
 def anchor(heading: str) -> str:
@@ -245,3 +265,22 @@ def test_built_in_hypotheses_cannot_be_silently_redefined():
     with pytest.raises(ValueError, match="must be callable"):
         theorems.hypothesis("square input")("not a predicate")
     assert "square input" not in theorems.HYPOTHESES
+
+
+def test_check_reports_its_proof_instances_and_result_as_progress(monkeypatch, capsys):
+    monkeypatch.setattr(progress, "DELAY", 0.0)  # shown at once, every state a line
+    monkeypatch.setattr(progress, "INTERVAL", 0.0)
+
+    def proof():
+        d = Derivation("nothing")
+        d.step("zero", sp.Integer(0), sp.Integer(0), "structurally equal")
+        return d
+    assert check(trivial_claim(proof=proof), examples=2).passed
+    assert not check(trivial_claim(proof=None, predict=lambda i: np.ones(2)), 3).passed
+    got = [re.sub(r" \(\d+\.\d s\)$", "", line)
+           for line in capsys.readouterr().err.splitlines()]
+    name = "symcnn check trivial claim"
+    assert got == [name, f"{name}: proof", f"{name}: proof: step 1 zero",
+                   f"{name}: instance 1/2", f"{name}: instance 2/2",
+                   f"{name}: pass, 2/2 instances, max error 0",
+                   name, f"{name}: instance 1/3", f"{name}: FAIL, 1/3 instances, max error 1"]

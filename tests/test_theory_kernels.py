@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from symcnn import progress
 from symcnn.theory import kernels
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,3 +122,19 @@ def test_a_bad_name_or_field_is_refused_before_deriving(tmp_path, monkeypatch, c
     with pytest.raises(ValueError, match=message):
         kernels.kernel(name, field)
     assert "deriving" not in capsys.readouterr().err
+
+
+def test_the_cold_derivation_note_goes_through_progress(monkeypatch, capsys):
+    """The announcement is a progress note: printed, and silenced by progress.quiet()."""
+    monkeypatch.setenv("SYMCNN_CACHE", "off")  # derived in each (cleared) call
+    kernels.kernel.cache_clear()
+    try:
+        with progress.quiet():
+            kernels.kernel("gd", "update")
+        assert capsys.readouterr().err == ""
+        kernels.kernel.cache_clear()
+        kernels.kernel("gd", "update")
+    finally:
+        kernels.kernel.cache_clear()
+    assert capsys.readouterr().err.startswith(
+        "symcnn: deriving gd update with SymPy, once (cache off)\n")

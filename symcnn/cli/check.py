@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import sys
 
+from .. import progress
 from ..theorems import CATALOGUE, check
 from ..theorems.report import catalogue, table
 
@@ -27,6 +27,8 @@ def add_parser(commands) -> None:
     parser.add_argument("--load", action="append", default=[], metavar="MODULE",
                         help="import MODULE first (it registers its own claims)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress on standard error (instance i of N, the result)")
     parser.add_argument("--list", action="store_true", help="list the theorems and exit")
     parser.add_argument("--catalogue", action="store_true",
                         help="print the catalogue (statements, hypotheses) as Markdown and exit")
@@ -35,6 +37,12 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``symcnn check``: returns the exit status (0: all pass, 1: a failure)."""
+    with progress.quiet(args.quiet):
+        return check_theorems(args)
+
+
+def check_theorems(args: argparse.Namespace) -> int:
+    """Load, list or check the theorems of ``args``; the exit status."""
     for module in args.load:
         try:
             importlib.import_module(module)
@@ -51,10 +59,8 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(f"unknown theorem(s) {', '.join(map(repr, unknown))}; "
                          f"known: {', '.join(CATALOGUE)}")
-    results = []
-    for name in args.theorems or list(CATALOGUE):
-        results.append(check(name, args.examples, args.seed, proof=not args.no_proof,
-                             progress=_progress))
+    results = [check(name, args.examples, args.seed, proof=not args.no_proof)
+               for name in args.theorems or list(CATALOGUE)]
     if args.json:
         print(json.dumps([r.row() for r in results], indent=1))
     else:
@@ -65,7 +71,3 @@ def run(args: argparse.Namespace) -> int:
             if r.proof.startswith("FAILED"):
                 print(f"\nproof of {r.theorem.name}: {r.proof}")
     return 0 if all(r.passed for r in results) else 1
-
-
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)

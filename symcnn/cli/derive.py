@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from .. import progress
 from ..symbolic import registry
 
 OPTIONS = {"shape": ("N", "image size, 1 or 2 entries"), "kernel": ("K", "kernel size"),
@@ -44,6 +45,8 @@ def add_parser(commands) -> None:
                         help="default markdown (--all writes both)")
     parser.add_argument("--out", metavar="PATH", help="write here instead of standard output "
                         "(a directory with --all)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress on standard error (the step being checked)")
     parser.set_defaults(func=run)
 
 
@@ -59,19 +62,36 @@ def given_options(args: argparse.Namespace, entry: registry.Entry | None) -> dic
     return {name: tuple(v) if isinstance(v, list) else v for name, v in given.items()}
 
 
+def output_file(option: str, value: str) -> Path:
+    """``value`` of ``option`` as a file that can be written, checked before the work starts:
+    a name that is not a directory, in a directory that exists."""
+    path = Path(value)
+    if not value or path.is_dir():
+        raise ValueError(f"{option} {value!r}: give a file name, not a directory")
+    if not path.absolute().parent.is_dir():
+        raise ValueError(f"{option} {value}: the directory {path.parent} does not exist")
+    return path
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.all:
-        return write_all(args)
+    """``symcnn derive``: returns the exit status."""
+    with progress.quiet(args.quiet):
+        return write_all(args) if args.all else derive(args)
+
+
+def derive(args: argparse.Namespace) -> int:
+    """One entry, to standard output or --out."""
     if args.derivation is None:
         raise ValueError("give a derivation NAME, or --all --out DIR")
+    out = None if args.out is None else output_file("--out", args.out)
     start = time.perf_counter()
     entry = registry.get(args.derivation)
     derivation = entry.derivation(**given_options(args, entry))
     text = derivation.to_latex() if args.format == "latex" else derivation.to_markdown()
     report = f"{len(derivation.steps)} steps verified in {time.perf_counter() - start:.1f} s"
-    if args.out:
-        Path(args.out).write_text(text)
-        print(f"{report}; written to {args.out}")
+    if out is not None:
+        out.write_text(text)
+        print(f"{report}; written to {out}")
     else:
         print(text, end="")
         print(report, file=sys.stderr)

@@ -86,8 +86,15 @@ def run(args: argparse.Namespace) -> int:
                               ("FC", setup.baseline(), Dense(setup.baseline(), setup.stats))):
         if not args.quiet:
             print(f"training {label} ...", file=sys.stderr)
-        runs[label] = train(eng, init_random(model, scale, args.seed), times,
-                            method=args.method, progress=not args.quiet, **step)
+        try:
+            runs[label] = train(eng, init_random(model, scale, args.seed), times,
+                                method=args.method, progress=not args.quiet, **step)
+        except ValueError as error:  # the options are checked: the weights are the cause
+            raise ValueError(f"--init-scale {scale:g}: {error}") from None
+        except FloatingPointError as error:  # divergence: name the options that set the run
+            options = f"--init-scale {scale:g}, " + ", ".join(
+                f"--{name} {value:g}" for name, value in step.items())
+            raise FloatingPointError(f"{label} ({options}): {error}") from None
     print(summary(setup, runs, args, scale, min(args.rows, len(times))))
     if args.plot:
         plot(setup, runs, args.plot)

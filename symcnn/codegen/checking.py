@@ -14,6 +14,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from ..checks import numeric_array
 from .kernel import Kernel
 
 DIGITS = 50
@@ -34,13 +35,19 @@ def check(kernel: Kernel, values: Mapping[str, Sequence[float]]) -> tuple[float,
 
     Raises
     ------
+    TypeError
+        ``kernel`` is not a :class:`Kernel`, ``values`` not a mapping, or holds values that
+        are not real numbers.
     ValueError
-        ``kernel`` has no expressions (built from its source alone).
+        ``kernel`` has no expressions (built from its source alone); ``values`` does not
+        name each argument once, or holds no value or NaN for one (``inf`` is allowed).
     """
+    if not isinstance(kernel, Kernel):
+        raise TypeError(f"kernel must be a symcnn.codegen Kernel (from compile), got "
+                        f"{type(kernel).__name__}")
     if kernel.exprs is None:
         raise ValueError("check needs the kernel's expressions: compile it from them")
-    grids = np.meshgrid(*[np.asarray(values[name], dtype=float) for name in kernel.names],
-                        indexing="ij")
+    grids = np.meshgrid(*_grid(kernel, values), indexing="ij")
     with np.errstate(all="ignore"):
         got = kernel(*grids)
     got = [got] if kernel.single else list(got)
@@ -53,6 +60,27 @@ def check(kernel: Kernel, values: Mapping[str, Sequence[float]]) -> tuple[float,
                 compared += 1
                 worst = max(worst, _relative_difference(out[index], want))
     return worst, compared
+
+
+def _grid(kernel: Kernel, values) -> list[np.ndarray]:
+    """The values of each argument of ``kernel``, in call order, checked."""
+    if not isinstance(values, Mapping):
+        raise TypeError(f"values must map each argument name to its values, got "
+                        f"{type(values).__name__}")
+    missing = [n for n in kernel.names if n not in values]
+    extra = [str(n) for n in values if n not in kernel.names]
+    if missing or extra:
+        raise ValueError(f"values must name the kernel's arguments ({', '.join(kernel.names)})"
+                         f"; missing: {', '.join(missing) or 'none'}, not arguments: "
+                         f"{', '.join(extra) or 'none'}")
+    grid = []
+    for name in kernel.names:
+        array = numeric_array(f"values[{name!r}]", values[name]).ravel()
+        if array.size == 0 or np.isnan(array).any():
+            raise ValueError(f"values[{name!r}] must hold at least one value and no NaN, got "
+                             f"{values[name]!r}")
+        grid.append(array)
+    return grid
 
 
 def reference(expr: sp.Expr, point: Mapping[sp.Symbol, sp.Expr]) -> mpmath.mpf | None:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import ctypes
 import os
+import re
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from ..checks import numeric_array, positive_int
 
 BLOCK = 1 << 16
 """Elements per block of the NumPy kernel (intermediates stay in the L2 cache)."""
@@ -28,8 +31,12 @@ class Kernel(ABC):
     The inputs broadcast against each other (NumPy rules); the result has the broadcast
     shape: one array for a single expression, a tuple for a list. NumPy and C kernels
     return float64 arrays, mpmath kernels object arrays of ``mpf`` (a scalar for 0-d
-    inputs). Inputs are checked: their number, real values and no NaN; a ValueError names
-    the argument.
+    inputs). Inputs are checked, and an error names the argument: their number and names
+    and that they broadcast (``ValueError``); real numbers (NumPy and C: real numeric
+    arrays, no strings, objects, dates or masked arrays; mpmath also numbers as strings
+    and ``mpf``), else a ``TypeError``; no NaN (``ValueError``). ``inf`` and ``-inf`` are
+    accepted and follow IEEE arithmetic (e.g. ``exp(-inf) = 0``); mpmath raises
+    ``ZeroDivisionError`` where NumPy and C return ``inf``.
 
     Attributes: ``backend``, ``names`` (argument names in call order), ``n_outputs``,
     ``single`` (one expression: the call returns an array, not a tuple), ``key``,
@@ -62,6 +69,7 @@ class Kernel(ABC):
         (``kernel.names``, ``kernel.n_outputs``, ``kernel.key``); ``single`` defaults to
         ``n_outputs == 1`` (the call returns an array, not a tuple of one).
         """
+        names, n_outputs = _declared(source, names, n_outputs)
         return NumPyKernel(exec_source(source, key, path), names, n_outputs, key, source,
                            path, cache_status, single=single)
 
@@ -107,7 +115,16 @@ class Kernel(ABC):
     def _float_arrays(self, values: list) -> tuple[list[np.ndarray], tuple[int, ...]]:
         """The inputs as checked float64 arrays, and their broadcast shape."""
         arrays = [_float_array(v, name) for v, name in zip(values, self.names, strict=True)]
-        return arrays, np.broadcast_shapes(*(a.shape for a in arrays))
+        return arrays, self._broadcast(arrays)
+
+    def _broadcast(self, arrays: Sequence[np.ndarray]) -> tuple[int, ...]:
+        """The broadcast shape of the inputs; a ValueError names each argument's shape."""
+        try:
+            return np.broadcast_shapes(*(a.shape for a in arrays))
+        except ValueError:
+            shapes = ", ".join(f"{name} {a.shape}" for name, a in
+                               zip(self.names, arrays, strict=True))
+            raise ValueError(f"the arguments do not broadcast together: {shapes}") from None
 
 
 class NumPyKernel(Kernel):
@@ -144,10 +161,20 @@ class MpmathKernel(Kernel):
     def _evaluate(self, values):
         objects = [_mpf_array(v, name, self.dps)
                    for v, name in zip(values, self.names, strict=True)]
+        self._broadcast(objects)
         n_out = self.n_outputs
-        function = self._function if n_out > 1 else (lambda *a: self._function(*a)[0])
-        outs = np.frompyfunc(function, len(self.names), n_out)(*objects)
+        outs = np.frompyfunc(self._point, len(self.names), n_out)(*objects)
         return outs if n_out > 1 else (outs,)
+
+    def _point(self, *values):
+        """The outputs at one point (one output: itself); a division by zero names it."""
+        try:
+            outs = self._function(*values)
+        except ZeroDivisionError:
+            point = ", ".join(f"{n} = {v}" for n, v in zip(self.names, values, strict=True))
+            raise ZeroDivisionError(f"the mpmath kernel divides by zero at {point} (NumPy "
+                                    f"and C kernels return inf or nan there)") from None
+        return outs if self.n_outputs > 1 else outs[0]
 
 
 class CKernel(Kernel):
@@ -203,18 +230,18 @@ def _blocks(arrays, shape):
             yield (*outer, block), pieces
 
 
+def _unmasked(value, name: str):
+    """``value``, unless it is a masked array (converting it would drop its mask)."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(f"argument {name} is a masked array, whose mask a kernel would "
+                        f"ignore; pass {name}.filled(value) or the entries to evaluate")
+    return value
+
+
 def _float_array(value, name: str) -> np.ndarray:
-    try:
-        array = np.asarray(value)
-    except Exception as error:  # any conversion failure names the argument
-        raise ValueError(f"argument {name}: not an array of numbers ({error})") from None
-    if np.iscomplexobj(array):
-        raise ValueError(f"argument {name} is complex; kernels take real inputs")
-    if array.dtype != np.float64:
-        try:
-            array = array.astype(np.float64)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"argument {name}: not real numbers ({error})") from None
+    """``value`` as float64 (:func:`symcnn.checks.numeric_array`: real numbers only), with
+    no NaN."""
+    array = numeric_array(f"argument {name}", _unmasked(value, name))
     if np.isnan(array).any():
         raise ValueError(f"argument {name} contains NaN")
     return array
@@ -230,15 +257,37 @@ def _mpf_array(value, name: str, dps: int) -> np.ndarray:
             v = v.item()
         return mpmath.mpf(v)
 
-    array = np.asarray(value, dtype=object)
+    value = _unmasked(value, name)
     try:
+        array = np.asarray(value, dtype=object)
         with mpmath.workdps(dps), np.errstate(invalid="ignore"):
             converted = np.frompyfunc(to_mpf, 1, 1)(array)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"argument {name}: not real numbers ({error})") from None
+        raise TypeError(f"argument {name} must be real numbers (floats, integers, strings "
+                        f"or mpf), got {value!r}: {error}") from None
     if np.any(np.asarray(np.frompyfunc(mpmath.isnan, 1, 1)(converted), dtype=bool)):
         raise ValueError(f"argument {name} contains NaN")
     return np.asarray(converted, dtype=object)
+
+
+def _declared(source: str, names, n_outputs) -> tuple[tuple[str, ...], int]:
+    """``names`` and ``n_outputs`` as tuple and int, if they are those in the header of the
+    generated ``source`` (its ``arguments:`` and ``output <i>:`` lines)."""
+    if not isinstance(source, str):
+        raise TypeError(f"source must be a generated kernel's code (kernel.source), got "
+                        f"{type(source).__name__}")
+    arguments = re.search(r"^# arguments: (.*)$", source, re.MULTILINE)
+    if arguments is None:
+        raise ValueError("source is not a generated NumPy kernel (no '# arguments:' header "
+                         "line); pass kernel.source")
+    declared = tuple(re.split(r"(?:^|, )a\d+ = ", arguments.group(1))[1:])
+    if isinstance(names, str) or tuple(names) != declared:
+        raise ValueError(f"names {names!r} are not the source's arguments "
+                         f"({', '.join(declared)})")
+    outputs = len(re.findall(r"^# output \d+: ", source, re.MULTILINE))
+    if positive_int("n_outputs", n_outputs) != outputs:
+        raise ValueError(f"n_outputs is {n_outputs!r}; the source has {outputs}")
+    return declared, outputs
 
 
 def exec_source(source: str, key: str, path: Path | None) -> Callable:

@@ -13,6 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .. import progress
+
 CFLAGS = ("-O3", "-std=c99", "-fPIC", "-shared", "-ffp-contract=off", "-fno-math-errno",
           "-fno-trapping-math")
 """C compiler flags: IEEE arithmetic as written (no contraction to FMA, never -ffast-math);
@@ -55,13 +57,15 @@ def libraries(vector: bool) -> tuple[str, ...]:
 
 
 def build_library(source: str, compiler: str, vector: bool) -> bytes:
-    """The shared library built from C ``source`` with :data:`CFLAGS`.
+    """The shared library built from C ``source`` with :data:`CFLAGS` (reported as
+    progress: the running task's state becomes ``compiling with <compiler>``).
 
     Raises
     ------
     RuntimeError
         The compiler failed (its exit status and the end of its error output).
     """
+    progress.update(f"compiling with {Path(compiler).name}" + (" (libmvec)" if vector else ""))
     with tempfile.TemporaryDirectory(prefix="symcnn-cc-") as tmp:
         src, lib = Path(tmp) / "kernel.c", Path(tmp) / "kernel.so"
         src.write_text(source)

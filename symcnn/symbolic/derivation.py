@@ -28,6 +28,8 @@ from pathlib import Path
 import mpmath
 import sympy as sp
 
+from .. import progress
+
 MIN_DIGITS = 30
 _LATEX_HEAD = (r"\documentclass{article}", r"\usepackage{amsmath,amssymb}",
                r"\allowdisplaybreaks")
@@ -73,10 +75,12 @@ class Derivation:
         """Check ``lhs = rhs`` and append it; raise :class:`DerivationError` if it fails.
 
         ``options`` go to :func:`check_numeric`: ``digits``, ``rtol``, ``points``, ``seed``,
-        ``integers`` (range for integer symbols), ``where``, ``cases``.
+        ``integers`` (range for integer symbols), ``where``, ``cases``. The step is reported
+        to the running :mod:`symcnn.progress` task, if any, before its check.
         """
         if any(s.name == name for s in self.steps):
             raise ValueError(f"step name {name!r} is already used in {self.title!r}")
+        progress.update(name)
         lhs, rhs = sp.sympify(lhs), sp.sympify(rhs)
         if check == "exact":
             verified = check_exact(lhs, rhs)

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .. import progress
+from ..checks import flag
 from ..data import Statistics
 from ..instances import SEED_MAX, RandomPick
 from ..model import FullyConnected, LinearCNN
@@ -90,7 +92,7 @@ def hypothesis(name: str, replace: bool = False) -> Callable:
     claim cannot silently redefine what another theorem's hypothesis means."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"a hypothesis name must be a non-empty string, got {name!r}")
-    if name in HYPOTHESES and not replace:
+    if not flag("replace", replace) and name in HYPOTHESES:
         raise ValueError(f"a hypothesis named {name!r} is already registered; pass "
                          f"replace=True to redefine it")
 
@@ -107,8 +109,8 @@ def max_relative_error(predicted, measured) -> float:
     """``max |predicted - measured| / max |measured|``."""
     predicted, measured = np.asarray(predicted), np.asarray(measured)
     if predicted.shape != measured.shape:
-        raise ValueError(f"prediction of shape {predicted.shape} against a measurement of "
-                         f"shape {measured.shape}")
+        raise ValueError(f"predicted has shape {predicted.shape}, measured {measured.shape}: "
+                         f"they must be the same")
     scale = np.max(np.abs(measured))
     return float(np.max(np.abs(predicted - measured)) / (scale if scale > 0 else 1.0))
 
@@ -208,7 +210,9 @@ docs/theory-reference.md)."""
 
 def register(theorem: Theorem, replace: bool = False) -> Theorem:
     """Add ``theorem`` to :data:`CATALOGUE` (``symcnn check`` then checks it)."""
-    if theorem.name in CATALOGUE and not replace:
+    if not isinstance(theorem, Theorem):
+        raise TypeError(f"theorem must be a Theorem, got {type(theorem).__name__}")
+    if not flag("replace", replace) and theorem.name in CATALOGUE:
         raise ValueError(f"a theorem named {theorem.name!r} is already registered")
     theorem.check_names()
     CATALOGUE[theorem.name] = theorem
@@ -216,8 +220,11 @@ def register(theorem: Theorem, replace: bool = False) -> Theorem:
 
 
 def get(name: str) -> Theorem:
+    """The registered theorem ``name``."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a theorem's name (a str), got {name!r}")
     if name not in CATALOGUE:
-        raise ValueError(f"unknown theorem {name!r}; known: {', '.join(CATALOGUE)}")
+        raise ValueError(f"unknown theorem name {name!r}; known: {', '.join(CATALOGUE)}")
     return CATALOGUE[name]
 
 
@@ -246,60 +253,79 @@ class Result:
                 "counterexample": self.counterexample}
 
 
-def check(theorem: Theorem | str, examples: int = 3, seed: int = 0, proof: bool = True,
-          progress: Callable[[str], None] | None = None) -> Result:
+def check(theorem: Theorem | str, examples: int = 3, seed: int = 0,
+          proof: bool = True) -> Result:
     """Check ``theorem``: build and check its proof (if any, and ``proof``), then verify it on
     ``examples`` random instances inside its hypotheses (instance ``i`` from
     ``numpy.random.default_rng([seed, i])``). Stops at the first counterexample: an
     instance whose error exceeds the tolerance or whose check raises.
 
-    ``examples`` must be an integer >= 1 and ``seed`` one from 0 to ``2**32 - 1``
-    (``ValueError`` before anything runs). A failure of the claim itself (its proof, or
-    building or checking an instance, raises) is reported in the :class:`Result`, never
-    raised, so a caller checking several theorems gets a result for each."""
+    ``examples`` must be an integer >= 1, ``seed`` one from 0 to ``2**32 - 1`` and ``proof``
+    a bool (``ValueError``, ``TypeError`` before anything runs). A failure of the claim
+    itself (its proof, or building or checking an instance, raises) is reported in the
+    :class:`Result`, never raised, so a caller checking several theorems gets a result for
+    each. Progress
+    (``symcnn check NAME: instance 2/3``, the proof's steps, the result) goes to
+    :mod:`symcnn.progress`."""
     theorem = get(theorem) if isinstance(theorem, str) else theorem
+    if not isinstance(theorem, Theorem):
+        raise TypeError(f"theorem must be a Theorem or its name, got {theorem!r}")
     examples = _integer("examples", examples, 1, what=" (the number of random instances)")
-    seed = _seed(seed)
+    seed, proof = _seed(seed), flag("proof", proof)
     start = time.perf_counter()
-    status = "none"
-    if theorem.proof is not None and proof:
-        if progress:
-            progress(f"{theorem.name}: proof")
+    with progress.task(f"check {theorem.name}", total=examples, unit="instance") as task:
+        status = _proof_status(theorem, proof)
+        worst, done, counterexample = 0.0, 0, None
+        for index in range(examples):
+            task.update()
+            done = index + 1
+            error, counterexample = _verify(theorem, seed, index)
+            if error is not None:
+                worst = max(worst, error) if np.isfinite(error) else np.inf
+            if counterexample is not None:
+                break
+        result = Result(theorem, status, done, worst, seed, counterexample,
+                        time.perf_counter() - start)
+        task.result = (f"{'pass' if result.passed else 'FAIL'}, {done}/{examples} "
+                       f"instances, max error {worst:.2g}")
+    return result
+
+
+def _proof_status(theorem: Theorem, proof: bool) -> str:
+    """The proof column of ``theorem``'s row: its steps checked, FAILED, skipped or none."""
+    if theorem.proof is None:
+        return "none"
+    if not proof:
+        return "skipped (--no-proof)"
+    with progress.task("proof"):
         try:
-            status = f"{len(theorem.proof().steps)} steps checked"
+            return f"{len(theorem.proof().steps)} steps checked"
         except DerivationError as error:
-            status = f"FAILED: {error}"
+            return f"FAILED: {error}"
         except Exception as exc:  # the claim's proof is broken: its row says so
-            status = (f"FAILED: raised {type(exc).__name__}: {exc}\n"
-                      + traceback.format_exc(limit=3))
-    elif theorem.proof is not None:
-        status = "skipped (--no-proof)"
-    worst, done, counterexample = 0.0, 0, None
-    for index in range(examples):
-        if progress:
-            progress(f"{theorem.name}: instance {index + 1}/{examples}")
-        done, instance = index + 1, None
-        try:
-            built = theorem.instance(seed, index)
-            if not isinstance(built, Instance):
-                raise TypeError(f"the space returned {type(built).__name__}, not an "
-                                f"Instance")
-            instance = built
-            error = theorem.verify(instance)
-        except Exception as exc:  # any failure is a counterexample, reported in full
-            where = "checking it" if instance is not None else "building the instance"
-            counterexample = _counterexample(theorem, instance, seed, index,
-                                             f"{where} raised {type(exc).__name__}: {exc}\n"
-                                             + traceback.format_exc(limit=3))
-            break
-        worst = max(worst, error) if np.isfinite(error) else np.inf
-        if not error <= theorem.tolerance:
-            counterexample = _counterexample(theorem, instance, seed, index,
-                                             f"error {error:.3g} > tolerance "
-                                             f"{theorem.tolerance:.3g}")
-            break
-    return Result(theorem, status, done, worst, seed, counterexample,
-                  time.perf_counter() - start)
+            return (f"FAILED: raised {type(exc).__name__}: {exc}\n"
+                    + traceback.format_exc(limit=3))
+
+
+def _verify(theorem: Theorem, seed: int, index: int) -> tuple[float | None, str | None]:
+    """The error on instance ``index`` (None if building or checking it raises) and the
+    counterexample it is (None if it passes)."""
+    instance = None
+    try:
+        built = theorem.instance(seed, index)
+        if not isinstance(built, Instance):
+            raise TypeError(f"the space returned {type(built).__name__}, not an Instance")
+        instance = built
+        error = theorem.verify(instance)
+    except Exception as exc:  # any failure is a counterexample, reported in full
+        where = "checking it" if instance is not None else "building the instance"
+        return None, _counterexample(theorem, instance, seed, index,
+                                     f"{where} raised {type(exc).__name__}: {exc}\n"
+                                     + traceback.format_exc(limit=3))
+    if error <= theorem.tolerance:
+        return error, None
+    return error, _counterexample(theorem, instance, seed, index,
+                                  f"error {error:.3g} > tolerance {theorem.tolerance:.3g}")
 
 
 def _counterexample(theorem, instance, seed, index, what: str) -> str:

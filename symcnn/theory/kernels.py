@@ -8,8 +8,9 @@ Warm cache: the kernel is read from ``<cache>/derived`` (:func:`symcnn.codegen.c
 its checksum verified, and built from its generated source: no derivation runs and SymPy is
 not imported. Cold cache: the closed form is derived with SymPy (every step checked), its
 kernel generated and stored with the derivation's check status (each step's name and how it
-was verified), and a line on stderr says so. The key is a SHA-256 of the
-symcnn version, ``name``, ``field`` and the source of the :mod:`symcnn.symbolic` and
+was verified), and a line on stderr says so (:func:`symcnn.progress.note`; the derivation's
+progress follows; :func:`symcnn.progress.quiet` silences both). The key is a SHA-256 of
+the symcnn version, ``name``, ``field`` and the source of the :mod:`symcnn.symbolic` and
 :mod:`symcnn.codegen` packages (everything that determines the derivation and its kernel),
 so an edited derivation is never served stale. An entry that fails its checksum or does
 not parse is derived again (``cache_status`` ``"regenerated"``).
@@ -20,11 +21,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import sys
 import time
 from pathlib import Path
 
-from .. import __version__
+from .. import __version__, progress
 from ..codegen import cache
 from ..codegen.kernel import Kernel
 
@@ -58,7 +58,7 @@ def key(name: str, field: str) -> str:
 def kernel(name: str, field: str = "stable") -> Kernel:
     """The NumPy kernel of ``field`` of the closed form ``name``, from the derived-results
     cache when it holds a valid entry, else derived, checked, stored and announced on
-    stderr. Cached per process too."""
+    stderr (unless :func:`symcnn.progress.quiet`). Cached per process too."""
     k, path = key(name, field), _path(name, field)
     data = cache.read(path) if path else None
     record = _record(data, k) if data is not None else None
@@ -72,7 +72,7 @@ def kernel(name: str, field: str = "stable") -> Kernel:
     if field not in FIELDS:
         raise ValueError(f"field must be one of {', '.join(FIELDS)}, got {field!r}")
     where = f"; stored in {path.parent}" if path else " (cache off)"
-    print(f"symcnn: deriving {name} {field} with SymPy, once{where}", file=sys.stderr)
+    progress.note(f"deriving {name} {field} with SymPy, once{where}")
     start = time.perf_counter()
     reduction = registry.closed_form(name)
     built = reduction.kernel(field, backend="numpy", cache=False)

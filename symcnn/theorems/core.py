@@ -303,8 +303,16 @@ def _proof_status(theorem: Theorem, proof: bool) -> str:
         except DerivationError as error:
             return f"FAILED: {error}"
         except Exception as exc:  # the claim's proof is broken: its row says so
-            return (f"FAILED: raised {type(exc).__name__}: {exc}\n"
-                    + traceback.format_exc(limit=3))
+            return f"FAILED: raised {_raised(exc)}"
+
+
+def _raised(exc: Exception) -> str:
+    """``Type: message (at file:line in function)``, the innermost frame: one line, where a
+    traceback would flood the report."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name})" \
+        if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}".replace("\n", " ")
 
 
 def _verify(theorem: Theorem, seed: int, index: int) -> tuple[float | None, str | None]:
@@ -320,8 +328,7 @@ def _verify(theorem: Theorem, seed: int, index: int) -> tuple[float | None, str 
     except Exception as exc:  # any failure is a counterexample, reported in full
         where = "checking it" if instance is not None else "building the instance"
         return None, _counterexample(theorem, instance, seed, index,
-                                     f"{where} raised {type(exc).__name__}: {exc}\n"
-                                     + traceback.format_exc(limit=3))
+                                     f"{where} raised {_raised(exc)}")
     if error <= theorem.tolerance:
         return error, None
     return error, _counterexample(theorem, instance, seed, index,

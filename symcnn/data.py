@@ -103,8 +103,17 @@ class Statistics:
                              f"got {x.shape}")
         targets = targets_from_labels(y, len(x), n_out)
         flat = x.reshape(len(x), -1)
-        return cls(shape=x.shape[2:], c_in=x.shape[1], sxx=flat.T @ flat / len(x),
-                   syx=targets.T @ flat / len(x), syy=float(np.sum(targets**2) / len(x)),
+        with np.errstate(over="ignore", invalid="ignore"):
+            sxx, syx = flat.T @ flat / len(x), targets.T @ flat / len(x)
+            syy = float(np.sum(targets**2) / len(x))
+        if not np.all(np.isfinite(sxx)):
+            raise ValueError(f"x is too large: its average <x x^T> overflows float64 "
+                             f"(max |x| = {np.max(np.abs(x)):.3g})")
+        if not (np.all(np.isfinite(syx)) and np.isfinite(syy)):
+            raise ValueError(f"y is too large: the average <y x^T> or <|y|^2> overflows float64 "
+                             f"(max |y| = {np.max(np.abs(targets)):.3g}, max |x| = "
+                             f"{np.max(np.abs(x)):.3g})")
+        return cls(shape=x.shape[2:], c_in=x.shape[1], sxx=sxx, syx=syx, syy=syy,
                    n_samples=len(x))
 
     @classmethod
@@ -164,8 +173,11 @@ class Statistics:
     @cached_property
     def stationarity(self) -> float:
         """Relative deviation ``|Sigma_xx - circ(sigma)|_F / |Sigma_xx|_F`` from stationarity."""
-        circ = block_circulant(self.autocorrelation)
-        return float(np.linalg.norm(self.sxx - circ) / max(np.linalg.norm(self.sxx), 1e-300))
+        scale = float(np.max(np.abs(self.sxx)))
+        if scale == 0:
+            return 0.0
+        circ = block_circulant(self.autocorrelation)  # norms of the scaled matrices: no overflow
+        return float(np.linalg.norm((self.sxx - circ) / scale) / np.linalg.norm(self.sxx / scale))
 
     def is_stationary(self, rtol: float = STATIONARY_RTOL) -> bool:
         """Whether ``Sigma_xx`` is block-circulant to relative Frobenius error ``rtol``
@@ -193,8 +205,15 @@ class Statistics:
                                     len(self.shape))
 
     def optimal_map(self) -> np.ndarray:
-        """``M* = Sigma_yx Sigma_xx^+``, the minimum-norm minimiser of the loss."""
-        return self.syx @ np.linalg.pinv(self.sxx, hermitian=True)
+        """``M* = Sigma_yx Sigma_xx^+``, the minimum-norm minimiser of the loss; a
+        ``ValueError`` if it overflows float64 (``syx`` large against the smallest non-zero
+        eigenvalue of ``sxx``)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            m = self.syx @ np.linalg.pinv(self.sxx, hermitian=True)
+        if not np.all(np.isfinite(m)):
+            raise ValueError("the optimal map Sigma_yx Sigma_xx^+ overflows float64: syx is too "
+                             "large for the smallest non-zero eigenvalue of sxx")
+        return m
 
     def modes(self, rtol: float = 1e-12) -> Modes:
         """The dataset SVD ``Sigma_yx = sum_a s_a u_a v_a^T``, modes with ``s_a > rtol s_1``
@@ -318,13 +337,28 @@ def zca_whiten(x, eps: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError("x must have shape (P, C_in, N_1) or (P, C_in, N_1, N_2), "
                          f"got {x.shape}")
     flat = x.reshape(len(x), -1)
-    lam, q = np.linalg.eigh(flat.T @ flat / len(x) + eps * np.eye(flat.shape[1]))
-    if lam[0] <= 1e-12 * lam[-1]:
-        rank = int(np.sum(lam > 1e-12 * lam[-1]))
+    d = flat.shape[1]
+    # In units of max |x| (the result is scale invariant): neither Sigma_xx nor the transform
+    # underflows or overflows for tiny or huge x.
+    scale = float(np.max(np.abs(flat)))
+    with np.errstate(over="ignore", divide="ignore"):
+        shift = eps / scale / scale if scale > 0 else (np.inf if eps > 0 else 0.0)
+    if np.isinf(shift):  # eps I dominates Sigma_xx beyond float64: the transform is eps^(-1/2)
+        transform = np.eye(d) / np.sqrt(eps)
+        return (flat @ transform).reshape(x.shape), transform
+    unit = flat / scale if scale > 0 else flat
+    lam, q = np.linalg.eigh(unit.T @ unit / len(x) + shift * np.eye(d))
+    if lam[-1] <= 0 or lam[0] <= 1e-12 * lam[-1]:
+        rank = int(np.sum(lam > 1e-12 * lam[-1])) if lam[-1] > 0 else 0
         raise ValueError(f"Sigma_xx is singular (rank {rank} < D = {len(lam)}); whitening "
                          "needs eps > 0 or more samples (P >= D)")
-    transform = (q / np.sqrt(lam)) @ q.T
-    return (flat @ transform).reshape(x.shape), transform
+    unit_transform = (q / np.sqrt(lam)) @ q.T
+    with np.errstate(over="ignore"):
+        transform = unit_transform / scale
+    if not np.all(np.isfinite(transform)):
+        raise ValueError(f"x is too small: the transform Sigma_xx^(-1/2) overflows float64 "
+                         f"(max |x| = {scale:.3g})")
+    return (unit @ unit_transform).reshape(x.shape), transform
 
 
 def grating(shape, frequency, phase: float = 0.0) -> np.ndarray:

@@ -74,6 +74,9 @@ class LinearCNN:
         for i, (k, n) in enumerate(zip(kernel, shape, strict=True)):
             if k > n:
                 raise ValueError(f"kernel[{i}] must satisfy 1 <= k <= N = {n}, got k = {k}")
+        if not isinstance(self.convention, str):  # an array would be truth-tested by `in`
+            raise TypeError(f"convention must be one of {CONVENTIONS} (a string), got "
+                            f"{self.convention!r} ({type(self.convention).__name__})")
         if self.convention not in CONVENTIONS:
             raise ValueError(f"convention must be one of {CONVENTIONS}, got {self.convention!r}")
         object.__setattr__(self, "shape", shape)
@@ -123,7 +126,8 @@ class LinearCNN:
         ``ValueError`` for a wrong count, shape or a NaN/inf, ``TypeError`` for a complex or
         non-numeric array, or ``params`` not a sequence of arrays."""
         shapes = self.param_shapes()
-        if isinstance(params, str | bytes | dict) or not hasattr(params, "__len__"):
+        if isinstance(params, str | bytes | dict) or not hasattr(params, "__len__") or (
+                isinstance(params, np.ndarray) and params.ndim == 0):
             raise TypeError(f"params must be a sequence (tuple or list) of {len(shapes)} "
                             f"arrays, got {type(params).__name__}")
         if len(params) != len(shapes):

@@ -1012,3 +1012,45 @@ def test_statistics_stores_checked_options():
 def test_options_are_validated_not_coerced(name, call, error, match):
     with pytest.raises(error, match=f"^{match}"):
         call()
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e200, 1e300 / 8])
+def test_zca_whiten_is_scale_invariant(scale):
+    """Whitening ``c x`` gives the whitened ``x`` and ``1/c`` times its transform, however
+    small or large ``c`` (Sigma_xx underflowed to 'singular' at 1e-200, LAPACK failed at
+    1e200, NaN came back at 1e300)."""
+    x = np.random.default_rng(0).standard_normal((8, 1, 3))
+    white, transform = zca_whiten(x)
+    scaled_white, scaled_transform = zca_whiten(scale * x)
+    assert np.allclose(scaled_white, white, rtol=0, atol=1e-12)
+    assert np.allclose(scaled_transform * scale, transform, rtol=1e-12, atol=0)
+    tiny, _ = zca_whiten(1e-200 * x, eps=1.0)  # eps I dominates: the transform is eps^(-1/2)
+    assert np.allclose(tiny, 1e-200 * x, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("x, y, match", [
+    (1e160, 1.0, "^x is too large: its average <x x\\^T> overflows"),
+    (1.0, 1e200, "^y is too large: the average <y x\\^T> or <|y|\\^2> overflows"),
+])
+def test_from_samples_names_the_samples_whose_averages_overflow(x, y, match):
+    """Averages beyond float64 are refused naming ``x`` or ``y`` (were 'sxx contains NaN or
+    inf' and 'syy must be a finite number', names the caller never gave)."""
+    xs = x * np.random.default_rng(1).standard_normal((4, 1, 3))
+    with pytest.raises(ValueError, match=match):
+        Statistics.from_samples(xs, np.full((4, 2), y))
+
+
+def test_stationarity_of_huge_statistics_is_finite():
+    """The deviation from stationarity is a ratio: computed on the scaled Sigma_xx it does not
+    overflow (it was NaN for entries above about 1e154)."""
+    x = np.random.default_rng(2).standard_normal((6, 1, 4))
+    y = np.ones((6, 1))
+    small, large = Statistics.from_samples(x, y), Statistics.from_samples(1e150 * x, y)
+    assert large.stationarity == pytest.approx(small.stationarity, rel=1e-12)
+
+
+def test_an_optimal_map_beyond_float64_is_refused():
+    """``Sigma_yx Sigma_xx^+`` overflowing is a ValueError, not an inf map."""
+    stats = Statistics(3, 1e-150 * np.eye(3), np.array([[1.0, 1e300, 0.0]]))
+    with pytest.raises(ValueError, match="optimal map .* overflows float64"):
+        stats.optimal_map()

@@ -112,3 +112,20 @@ def test_params_must_be_a_sequence(params):
     for model in (LinearCNN(shape=4), FullyConnected(4, 2)):
         with pytest.raises(TypeError, match="^params must be a sequence"):
             model.end_to_end(params)
+
+
+@pytest.mark.parametrize("params", [np.array(0.0), np.float64(1.0)])
+def test_zero_dimensional_params_are_refused_naming_params(params):
+    """A 0-d array has ``__len__`` but no length: refused as not a sequence (was a bare
+    ``TypeError: len() of unsized object``)."""
+    for model in (LinearCNN(shape=4), FullyConnected(4, 2)):
+        with pytest.raises(TypeError, match="^params must be a sequence"):
+            model.end_to_end(params)
+
+
+@pytest.mark.parametrize("convention", [np.array(["correlation", "x"]), None, 1, ["a"]])
+def test_a_convention_that_is_not_a_string_is_refused_naming_it(convention):
+    """An array convention was truth-tested by ``in`` (a bare 'truth value of an array is
+    ambiguous' ValueError)."""
+    with pytest.raises(TypeError, match="^convention must be one of"):
+        LinearCNN(shape=4, convention=convention)

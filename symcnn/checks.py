@@ -1,8 +1,8 @@
 """Argument checks shared by the public entry points: each returns the checked value or
 raises ``ValueError`` (a bad value) or ``TypeError`` (a bad type: a string, a bool where a
-number is meant, a complex or non-numeric array), naming the parameter, the value and what is
-allowed.  Nothing is coerced silently: ``"0.1"``, ``True``, ``2.5`` for an integer and
-complex arrays are refused, not converted."""
+number is meant, a complex, non-numeric or masked array), naming the parameter, the value
+and what is allowed.  Nothing is coerced silently: ``"0.1"``, ``True``, ``2.5`` for an
+integer, complex arrays and masks are refused, not converted or dropped."""
 
 from __future__ import annotations
 
@@ -40,7 +40,11 @@ def real_number(name: str, value, allowed: str = "a real number") -> float:
     if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         error = ValueError if value is None else TypeError
         raise error(f"{name} must be {allowed}, got {value!r} ({type(value).__name__})")
-    return float(value)
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond float64
+        raise ValueError(f"{name} must be {allowed}, got {value!r}, beyond the float64 "
+                         "range") from None
 
 
 def positive(name: str, value) -> float:
@@ -59,18 +63,49 @@ def nonnegative(name: str, value) -> float:
     return number
 
 
-def flag(name: str, value) -> bool:
-    """``value`` if it is a bool (``'no'``, ``0`` or ``None`` are refused, not truth-tested)."""
+def fraction(name: str, value) -> float:
+    """``value`` as a float in ``[0, 1)``."""
+    number = real_number(name, value, "a number in [0, 1)")
+    if not 0 <= number < 1:
+        raise ValueError(f"{name} must be a number with 0 <= {name} < 1, got {value!r}")
+    return number
+
+
+def flag(name: str, value, none_ok: bool = False) -> bool | None:
+    """``value`` if it is a bool, or ``None`` with ``none_ok`` (``'no'``, ``0`` or ``nan``
+    are refused, not truth-tested)."""
+    if value is None and none_ok:
+        return None
     if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
+        allowed = "True, False or None" if none_ok else "True or False"
+        raise TypeError(f"{name} must be {allowed}, got {value!r}")
     return bool(value)
+
+
+def instance(name: str, value, kinds: type | tuple[type, ...]):
+    """``value`` if it is an instance of ``kinds`` (``TypeError`` naming them otherwise)."""
+    if not isinstance(value, kinds):
+        allowed = " or ".join(k.__name__ for k in (kinds if isinstance(kinds, tuple)
+                                                    else (kinds,)))
+        raise TypeError(f"{name} must be a {allowed}, got {type(value).__name__}")
+    return value
+
+
+def unmasked(name: str, value):
+    """``value``, unless it is a NumPy masked array (``TypeError``: converting it would drop
+    its mask)."""
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(f"{name} is a masked array, whose mask would be ignored; pass a plain "
+                        f"array (.filled(value), or only the entries meant)")
+    return value
 
 
 def numeric_array(name: str, value, complex_ok: bool = False) -> np.ndarray:
     """``value`` as a float (or, with ``complex_ok``, complex) array, refusing complex data
-    where real is meant and non-numeric data (strings, objects, ragged lists)."""
+    where real is meant, non-numeric data (strings, objects, ragged lists) and masked arrays
+    (:func:`unmasked`)."""
     try:
-        a = np.asarray(value)
+        a = np.asarray(unmasked(name, value))
     except ValueError as error:  # ragged nested sequences
         raise ValueError(f"{name} must be a rectangular numeric array, got {error}") from None
     if a.dtype.kind == "c" and not complex_ok:

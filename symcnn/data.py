@@ -24,6 +24,7 @@ import numpy as np
 from . import fourier
 from .checks import (
     finite_array,
+    fraction,
     nonnegative,
     numeric_array,
     positive_int,
@@ -218,7 +219,7 @@ class Statistics:
     def modes(self, rtol: float = 1e-12) -> Modes:
         """The dataset SVD ``Sigma_yx = sum_a s_a u_a v_a^T``, modes with ``s_a > rtol s_1``
         (``0 <= rtol < 1``)."""
-        rtol = _fraction("rtol", rtol)
+        rtol = fraction("rtol", rtol)
         u, s, vt = np.linalg.svd(self.syx, full_matrices=False)
         keep = s > rtol * s[0] if s[0] > 0 else np.zeros_like(s, dtype=bool)
         u, s, vt = u[:, keep], s[keep], vt[keep]
@@ -251,13 +252,6 @@ def _covariance(sxx: np.ndarray) -> np.ndarray:
                 f"{-tol:.3g}") from None
     return sxx
 
-
-def _fraction(name: str, value) -> float:
-    """``value`` as a float in ``[0, 1)``."""
-    number = real_number(name, value)
-    if not 0 <= number < 1:
-        raise ValueError(f"{name} must be a number with 0 <= {name} < 1, got {value!r}")
-    return number
 
 
 @dataclass(frozen=True, eq=False)
@@ -386,11 +380,13 @@ def blob(shape, center, width: float) -> np.ndarray:
     center = _point("center", center, len(shape))
     dist2 = sum(np.minimum(np.abs(g - c) % n, n - np.abs(g - c) % n) ** 2
                 for g, c, n in zip(np.indices(shape), center, shape, strict=True))
-    return _unit("blob", np.exp(-dist2 / (2 * width**2)))
+    with np.errstate(over="ignore"):  # far from a narrow bump: exp(-inf) = 0
+        return _unit("blob", np.exp(-0.5 * (np.sqrt(dist2) / width) ** 2))
 
 
 def _point(name: str, value, d: int) -> np.ndarray:
-    point = numeric_array(name, value).reshape(-1)
+    point = numeric_array(name, value)
+    point = point.reshape(1) if point.ndim == 0 and d == 1 else point
     if point.shape != (d,):
         raise ValueError(f"{name} must have {d} entries, got {value!r}")
     if not np.all(np.isfinite(point)):

@@ -19,21 +19,21 @@ end-to-end map at requested times.  A descent step is an Euler step of the flow 
 
 from __future__ import annotations
 
-import sys
-import time
 from dataclasses import dataclass
 from math import ceil, prod
 
 import numpy as np
 
-from . import fourier
-from .checks import finite_array, nonnegative, positive
-from .data import Statistics, targets_from_labels
+from . import fourier, progress
+from .checks import finite_array, flag, fraction, instance, numeric_array, positive, positive_int
+from .data import Modes, Statistics, targets_from_labels
 from .fourier import SpectralLayers
 from .model import FullyConnected, LinearCNN, flatten, unflatten
 
 
 def _check_compatible(model, stats: Statistics) -> None:
+    instance("model", model, (LinearCNN, FullyConnected))
+    instance("stats", stats, Statistics)
     n_in = model.n_in
     if isinstance(model, LinearCNN) and (model.shape, model.c_in) != (stats.shape, stats.c_in):
         raise ValueError(f"model (shape={model.shape}, c_in={model.c_in}) and data "
@@ -43,20 +43,50 @@ def _check_compatible(model, stats: Statistics) -> None:
                          f"(n_in={stats.n_in}, n_out={stats.n_out}) do not match")
 
 
-class _OnStatistics:
+class _Engine:
+    """What every engine offers: the loss, the end-to-end map and the gradient at
+    ``params`` (checked against the model), each refused when it overflows float64.
+    ``syx`` is the data's ``Sigma_yx``, the drive of every weight component."""
+
+    model: LinearCNN | FullyConnected
+    syx: np.ndarray
+
+    def evaluate(self, params) -> tuple[float, np.ndarray]:
+        """``(L, M)`` at ``params``."""
+        params = self.model.check_params(params)
+        loss, m = self._evaluate(params)
+        return _representable(params, "loss", loss, m), m
+
+    def gradient(self, params) -> tuple[np.ndarray, ...]:
+        """``dL/dtheta`` at ``params``, one array per parameter."""
+        params = self.model.check_params(params)
+        grads = self._gradient(params)
+        _representable(params, "gradient", *grads)
+        return grads
+
+
+def _representable(params, what: str, *values):
+    """``values[0]``, after checking that every one of ``values`` is finite."""
+    if not all(np.all(np.isfinite(v)) for v in values):
+        largest = max(float(np.max(np.abs(p))) for p in params)
+        raise ValueError(f"params: the {what} overflows float64 at these parameters (max "
+                         f"|params| = {largest:.3g}); use smaller weights")
+    return values[0]
+
+
+class _OnStatistics(_Engine):
     """Shared by the engines that train on ``(Sigma_xx, Sigma_yx)``."""
 
     def __init__(self, model, stats: Statistics):
         _check_compatible(model, stats)
-        self.model, self.stats = model, stats
+        self.model, self.stats, self.syx = model, stats, stats.syx
         self.shape, self.c_in = stats.shape, stats.c_in
 
     def loss(self, m: np.ndarray, g: np.ndarray) -> float:
         """``L = 1/2 <M, G - Sigma_yx> + 1/2 <|y|^2>`` with ``G = M Sigma_xx - Sigma_yx``."""
         return 0.5 * float(np.vdot(m, g - self.stats.syx)) + 0.5 * (self.stats.syy or 0.0)
 
-    def evaluate(self, params) -> tuple[float, np.ndarray]:
-        """``(L, M)`` at ``params``."""
+    def _evaluate(self, params) -> tuple[float, np.ndarray]:
         m = self.model.end_to_end(params)
         return self.loss(m, m @ self.stats.sxx - self.stats.syx), m
 
@@ -77,13 +107,12 @@ class Dense(_OnStatistics):
             self._diagonals = (np.arange(model.n_pixels)[None, :], cols)  # (k, N) pairs
 
     def _matrices(self, params) -> list[np.ndarray]:
-        params = self.model.check_params(params)
         if isinstance(self.model, FullyConnected):
             return list(params)
         *kernels, w_out = params
         return [self.model.circulant(w) for w in kernels] + [w_out.reshape(len(w_out), -1)]
 
-    def gradient(self, params) -> tuple[np.ndarray, ...]:
+    def _gradient(self, params) -> tuple[np.ndarray, ...]:
         mats = self._matrices(params)
         left = [np.eye(self.stats.n_out)]  # left[l] = A_L .. A_{l+2}, built from the top
         for a in reversed(mats[1:]):
@@ -118,10 +147,11 @@ class Fast(_OnStatistics):
     """
 
     def __init__(self, model: LinearCNN, stats: Statistics, stationary: bool | None = None):
-        if not isinstance(model, LinearCNN):
-            raise TypeError(f"Fast trains a LinearCNN; use Dense for {type(model).__name__}")
+        if isinstance(model, FullyConnected):
+            raise TypeError("model: Fast trains a LinearCNN; use Dense for a FullyConnected")
         super().__init__(model, stats)
         self.layers = SpectralLayers(model)
+        stationary = flag("stationary", stationary, none_ok=True)
         if stationary is None:
             stationary = stats.is_stationary()
         self._lambda = (np.conj(stats.input_spectrum())[..., : model.shape[-1] // 2 + 1]
@@ -138,12 +168,12 @@ class Fast(_OnStatistics):
         m = self.layers.irfft(m_hat).reshape(len(m_hat), -1)
         return self.layers.rfft(self._rows(m @ self.stats.sxx - self.stats.syx))
 
-    def evaluate(self, params) -> tuple[float, np.ndarray]:
-        m = self.layers.end_to_end(self.layers.backward(self.model.check_params(params))[1])
+    def _evaluate(self, params) -> tuple[float, np.ndarray]:
+        m = self.layers.end_to_end(self.layers.backward(params)[1])
         return self.loss(m, m @ self.stats.sxx - self.stats.syx), m
 
-    def gradient(self, params) -> tuple[np.ndarray, ...]:
-        k_hats, rows = self.layers.backward(self.model.check_params(params))
+    def _gradient(self, params) -> tuple[np.ndarray, ...]:
+        k_hats, rows = self.layers.backward(params)
         signals = [self._residual_hat(rows[-1])]  # G K_1^T .. K_l^T, as rfft rows
         for k in k_hats:
             signals.append(self.layers.forward(k, signals[-1]))
@@ -165,10 +195,10 @@ class _PixelCoordinates:
         return unflatten(self.model, state)
 
     def gradient(self, state: np.ndarray) -> np.ndarray:
-        return flatten(self.engine.gradient(self.decode(state)))
+        return flatten(self.engine._gradient(self.decode(state)))
 
     def evaluate(self, state: np.ndarray) -> tuple[float, np.ndarray]:
-        return self.engine.evaluate(self.decode(state))
+        return self.engine._evaluate(self.decode(state))
 
 
 class _SpectralCoordinates:
@@ -268,8 +298,8 @@ class _Resolution:
     separately); a :class:`FullyConnected` network's ``|W_1 v_a|`` against ``s_a`` for the
     singular modes ``Sigma_yx = sum_a s_a u_a v_a^T``."""
 
-    def __init__(self, engine, syx: np.ndarray, resolution: float):
-        model, self.name = engine.model, type(engine).__name__
+    def __init__(self, engine, resolution: float):
+        model, syx, self.name = engine.model, engine.syx, type(engine).__name__
         if isinstance(model, LinearCNN):
             d, grid = len(model.shape), (len(syx), model.c_in, *model.shape)
             drive = np.linalg.norm(fourier.row_spectrum(syx.reshape(grid), d), axis=(0, 1))
@@ -304,18 +334,25 @@ class _Resolution:
                 "resolution")
 
 
-class Samples:
+class Samples(_Engine):
     """Gradient of ``L = 1/(2P) sum_mu |y_mu - y_hat(x_mu)|^2`` by forward and backward
     passes over the samples ``x`` ``(P, C_in, *shape)``; ``y`` class indices (one-hot over
     the model's ``n_out`` outputs) or target vectors ``(P, N_o)``."""
 
     def __init__(self, model: LinearCNN, x, y):
+        instance("model", model, LinearCNN)
         x = finite_array("x", x)
         if x.shape[1:] != (model.c_in, *model.shape):
             raise ValueError(f"x must have shape (P, C_in, *shape) = (P, {model.c_in}, "
                              f"{', '.join(map(str, model.shape))}) for the model, got {x.shape}")
         self.model, self.shape, self.c_in = model, model.shape, model.c_in
         self.y = targets_from_labels(y, len(x), model.n_out)
+        for name, values in (("x", x), ("y", self.y)):  # the loss holds <|x|^2>, <|y|^2>
+            with np.errstate(over="ignore"):
+                power = np.sum(values**2) / len(x)
+            if not np.isfinite(power):
+                raise ValueError(f"{name} is too large: its average <|{name}|^2> overflows "
+                                 f"float64 (max |{name}| = {np.max(np.abs(values)):.3g})")
         self.syx = self.y.T @ x.reshape(len(x), -1) / len(x)  # Sigma_yx of the samples
         self.layers = SpectralLayers(model)
         self._x_hat = self.layers.rfft(x)
@@ -331,14 +368,12 @@ class Samples:
         residual = h @ w_out.reshape(len(w_out), -1).T - self.y
         return k_hats, hidden, h, residual
 
-    def evaluate(self, params) -> tuple[float, np.ndarray]:
-        params = self.model.check_params(params)
+    def _evaluate(self, params) -> tuple[float, np.ndarray]:
         residual = self._forward(params)[3]
         m = self.layers.end_to_end(self.layers.backward(params)[1])
         return 0.5 * float(np.mean(np.sum(residual**2, axis=1))), m
 
-    def gradient(self, params) -> tuple[np.ndarray, ...]:
-        params = self.model.check_params(params)
+    def _gradient(self, params) -> tuple[np.ndarray, ...]:
         k_hats, hidden, h, residual = self._forward(params)
         w_out = params[-1]
         n = len(self.y)
@@ -371,15 +406,27 @@ class Trajectory:
         maps = self.maps.reshape(*self.maps.shape[:2], self.c_in, *self.shape)
         return fourier.row_spectrum(maps, len(self.shape))
 
-    def mode_strengths(self, modes) -> np.ndarray:
+    def mode_strengths(self, modes: Modes) -> np.ndarray:
         """``u_a(t) = u_a^T M(t) v_a`` for the dataset's singular modes, shape ``(T, r)``."""
-        v = modes.v.reshape(len(modes.s), -1)
+        instance("modes", modes, Modes)
+        n_out, n_in = self.maps.shape[1:]
+        if modes.u.shape[0] != n_out or modes.v.shape[1:] != (self.c_in, *self.shape):
+            raise ValueError(f"modes are for {modes.u.shape[0]} outputs and inputs of shape "
+                             f"{modes.v.shape[1:]}; this run has {n_out} outputs and inputs "
+                             f"of shape {(self.c_in, *self.shape)}")
+        v = modes.v.reshape(len(modes.s), n_in)
         return np.einsum("oa,tod,ad->ta", modes.u, self.maps, v)
 
-    def half_way_times(self, modes, target: np.ndarray) -> np.ndarray:
+    def half_way_times(self, modes: Modes, target: np.ndarray) -> np.ndarray:
         """For each mode, the first time ``u_a`` reaches ``target_a / 2`` (linear
-        interpolation between recorded times; ``nan`` if it does not within the run)."""
+        interpolation between recorded times; ``nan`` if it does not within the run).
+        ``target`` holds ``r`` finite numbers, one per mode."""
         u = self.mode_strengths(modes)
+        target = numeric_array("target", target)
+        if target.shape != (u.shape[1],) or not np.all(np.isfinite(target)):
+            raise ValueError(f"target must hold {u.shape[1]} finite numbers (one per mode), "
+                             f"got shape {target.shape}" + (
+                                 "" if np.all(np.isfinite(target)) else " with NaN or inf"))
         out = np.full(u.shape[1], np.nan)
         for a, (curve, half) in enumerate(zip(u.T, np.asarray(target) / 2, strict=True)):
             above = np.nonzero(curve * np.sign(half) >= abs(half))[0]
@@ -398,8 +445,7 @@ MIN_SCALE_PRODUCT = 1e-280
 
 def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
           dt: float | None = None, rtol: float | None = None, lr: float | None = None,
-          resolution: float = RESOLUTION, record_params: bool = False,
-          progress: bool = False) -> Trajectory:
+          resolution: float = RESOLUTION, record_params: bool = False) -> Trajectory:
     """Train from ``params`` and record the end-to-end map at ``times`` (ascending, >= 0).
 
     Parameters
@@ -418,8 +464,10 @@ def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
         accepts is about ``1.3e-17 / resolution`` relative (``7e-11`` at the default
         ``RESOLUTION``). In ``[0, 1)``; 0 turns the check off. Spectral coordinates keep
         each frequency to its own precision and meet any ``resolution``.
-    progress : bool
-        Report progress on standard error.
+
+    A run that lasts more than :data:`symcnn.progress.DELAY` shows its time and loss on
+    standard error (``symcnn train: t = 3/10 loss -0.91``), unless in
+    :func:`symcnn.progress.quiet`.
 
     Raises
     ------
@@ -429,7 +477,7 @@ def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
         the layers' largest weights is below ``MIN_SCALE_PRODUCT`` (1e-280) it and the
         gradient underflow float64; or, in pixel coordinates (every engine but
         :class:`Fast` with full kernels on stationary statistics), a component of the
-        weights that falls below ``RESOLUTION`` times its share of the data during the run
+        weights that falls below ``resolution`` times its share of the data during the run
         (see :class:`_Resolution`), where rounding would cost the 1e-10 accuracy.
     FloatingPointError
         Training diverged (the parameters or the loss overflowed). The message gives the
@@ -438,20 +486,19 @@ def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
         loss's largest curvature where it is cheap to estimate), or the adaptive step
         underflowing.
     """
-    model = engine.model
-    checked = model.check_params(params)
+    instance("engine", engine, (Dense, Fast, Samples))
+    if not (isinstance(method, str) and method in ("flow", "gd")):
+        raise ValueError(f"method must be 'flow' or 'gd', got {method!r}")
+    checked = engine.model.check_params(params)
     coords = _coordinates(engine)
     theta = coords.encode(checked)
     times = _check_times(times)
-    if not (np.isfinite(tau) and tau > 0):
-        raise ValueError(f"tau must be a finite number > 0, got {tau!r}")
+    tau = positive("tau", tau)
+    record_params = flag("record_params", record_params)
     _check_scale(checked)
-    resolution = nonnegative("resolution", resolution)
-    if not resolution < 1:
-        raise ValueError(f"resolution must be in [0, 1) (a relative size), got {resolution!r}")
+    resolution = fraction("resolution", resolution)
     resolved = (None if isinstance(coords, _SpectralCoordinates) or resolution == 0 else
-                _Resolution(engine, engine.stats.syx if isinstance(engine, _OnStatistics)
-                            else engine.syx, resolution))
+                _Resolution(engine, resolution))
     calls = 0
 
     def grad(th):
@@ -480,7 +527,7 @@ def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
                                  f"{rtol!r}")
             advance = _rk4_adaptive(grad, rtol)
             cause = f"the adaptive step did not control the error at rtol={rtol:g}"
-    elif method == "gd":
+    else:
         for name, value in (("dt", dt), ("rtol", rtol)):
             if value is not None:
                 raise ValueError(f"{name} does not apply to method='gd' (got {name}={value!r}); "
@@ -488,41 +535,37 @@ def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
         lr = positive("lr", lr)
         advance = _gradient_descent(grad, lr * tau)
         cause = None
-    else:
-        raise ValueError(f"method must be 'flow' or 'gd', got {method!r}")
     with np.errstate(over="ignore", invalid="ignore"):
-        first = flatten(engine.gradient(checked))
-        if not (np.all(np.isfinite(first)) and np.isfinite(engine.evaluate(checked)[0])):
+        first = flatten(engine._gradient(checked))
+        if not (np.all(np.isfinite(first)) and np.isfinite(engine._evaluate(checked)[0])):
             raise FloatingPointError(
                 "training diverged: the initial weights are too large (init too large): the "
                 f"loss or its gradient overflows float64 at params (max |theta| = "
                 f"{np.max(np.abs(theta)):.3g}); start from smaller weights")
-    report = _Progress(times[-1]) if progress else None
     maps, losses, recorded, t = [], [], [], 0.0
-    for t_next in times:
-        with np.errstate(over="ignore", invalid="ignore"):  # divergence: reported below
-            try:
-                new = _finite(advance(theta, t, t_next))
-                loss, m = coords.evaluate(new)
-                if not np.isfinite(loss):
-                    raise FloatingPointError("the loss overflowed")
-            except FloatingPointError as error:
-                if "adaptive step size underflow" in str(error):
-                    raise
-                reason = cause or _gd_cause(grad, theta, lr, tau)
-                raise FloatingPointError(f"training diverged between t = {t:g} and "
-                                         f"t = {t_next:g}: {reason}") from error
-        theta, t = new, t_next
-        if resolved:
-            resolved(coords.decode(theta))
-        maps.append(m)
-        losses.append(loss)
-        if record_params:
-            recorded.append(tuple(p.copy() for p in coords.decode(theta)))
-        if report:
-            report(t, loss)
-    if report:
-        report.done()
+    with progress.task("train", total=float(times[-1]), unit="t =") as job:
+        for t_next in times:
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence: reported below
+                try:
+                    new = _finite(advance(theta, t, t_next))
+                    loss, m = coords.evaluate(new)
+                    if not np.isfinite(loss):
+                        raise FloatingPointError("the loss overflowed")
+                except FloatingPointError as error:
+                    if "adaptive step size underflow" in str(error):
+                        raise
+                    reason = cause or _gd_cause(grad, theta, lr, tau)
+                    raise FloatingPointError(f"training diverged between t = {t:g} and "
+                                             f"t = {t_next:g}: {reason}") from error
+            theta, t = new, t_next
+            if resolved:
+                resolved(coords.decode(theta))
+            maps.append(m)
+            losses.append(loss)
+            if record_params:
+                recorded.append(tuple(p.copy() for p in coords.decode(theta)))
+            job.update(f"loss {loss:.6g}", done=t)
+        job.result = f"t = {t:g}, loss {loss:.6g}"
     return Trajectory(times=times, maps=np.array(maps), loss=np.array(losses),
                       final=tuple(p.copy() for p in coords.decode(theta)), shape=engine.shape,
                       c_in=engine.c_in, params=recorded if record_params else None)
@@ -590,7 +633,7 @@ def _finite(theta: np.ndarray) -> np.ndarray:
 
 
 def _check_times(times) -> np.ndarray:
-    times = np.atleast_1d(np.asarray(times, dtype=float))
+    times = np.atleast_1d(numeric_array("times", times))
     if times.ndim != 1 or len(times) == 0 or not np.all(np.isfinite(times)):
         raise ValueError("times must be a non-empty 1-D array of finite numbers")
     if times[0] < 0 or np.any(np.diff(times) < 0):
@@ -645,6 +688,9 @@ def _gradient_descent(grad, step: float):
     """Euler steps of length ``step = lr tau`` of ``dtheta/dt = -grad``."""
     def advance(theta, t0, t1):
         steps = (t1 - t0) / step
+        if not np.isfinite(steps):
+            raise ValueError(f"lr * tau = {step:g} is too small for the interval [{t0:g}, "
+                             f"{t1:g}]: its number of steps overflows float64")
         if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
             raise ValueError(f"with method='gd' every time must be a multiple of lr * tau = "
                              f"{step:g}; the interval [{t0:g}, {t1:g}] is {steps:g} steps")
@@ -654,37 +700,11 @@ def _gradient_descent(grad, step: float):
     return advance
 
 
-class _Progress:
-    """A progress bar on standard error: redrawn at most every 0.2 s on a terminal, a line
-    per tenth of the run otherwise."""
-
-    def __init__(self, t_end: float):
-        self.t_end, self.tty = t_end, sys.stderr.isatty()
-        self.shown, self.last = -1, 0.0
-
-    def __call__(self, t: float, loss: float) -> None:
-        frac = t / self.t_end if self.t_end else 1.0
-        now = time.monotonic()
-        if self.tty and (now - self.last > 0.2 or frac == 1.0):
-            self.last = now
-            print(f"\r{self._line(frac, t, loss)}", end="", file=sys.stderr, flush=True)
-        elif not self.tty and int(10 * frac) > self.shown:
-            self.shown = int(10 * frac)
-            print(self._line(frac, t, loss), file=sys.stderr, flush=True)
-
-    def _line(self, frac: float, t: float, loss: float) -> str:
-        return (f"symcnn train [{'#' * int(30 * frac):<30}] t = {t:.4g} / {self.t_end:.4g}, "
-                f"loss = {loss:.6g}")
-
-    def done(self) -> None:
-        if self.tty:
-            print(file=sys.stderr)
-
-
 def init_random(model, scale: float, seed: int = 0) -> tuple[np.ndarray, ...]:
     """Independent ``N(0, scale^2)`` entries for every parameter, seeded."""
+    instance("model", model, (LinearCNN, FullyConnected))
     scale = positive("scale", scale)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(positive_int("seed", seed, minimum=0))
     return tuple(scale * rng.standard_normal(s) for s in model.param_shapes())
 
 
@@ -700,8 +720,9 @@ def init_balanced(model, spectrum) -> tuple[np.ndarray, ...]:
     zero).  For :class:`FullyConnected`, ``spectrum`` is the ``N_o x D`` matrix ``M`` and the
     same construction with ``N = 1`` gives ``W_2^T W_2 = W_1 W_1^T``.
     """
+    instance("model", model, (LinearCNN, FullyConnected))
     if isinstance(model, FullyConnected):
-        m = np.asarray(spectrum, dtype=float)
+        m = finite_array("spectrum", spectrum)
         if m.shape != (model.n_out, model.n_in):
             raise ValueError(f"spectrum must be the map M of shape {(model.n_out, model.n_in)}, "
                              f"got {m.shape}")
@@ -713,7 +734,7 @@ def init_balanced(model, spectrum) -> tuple[np.ndarray, ...]:
         raise ValueError("hypothesis 'full kernel' fails: balanced initialization from a "
                          f"spectrum needs kernel = shape = {model.shape}, got {model.kernel}")
     d = len(model.shape)
-    m_hat = np.asarray(spectrum, dtype=complex)
+    m_hat = finite_array("spectrum", spectrum, complex_ok=True).astype(complex)
     expected = (model.n_out, model.c_in, *model.shape)
     if m_hat.shape != expected:
         raise ValueError(f"spectrum must have shape (N_o, C_in, *shape) = {expected}, "
@@ -752,16 +773,16 @@ def aligned_map(stats: Statistics, u0: float, rtol: float = 1e-12) -> np.ndarray
     """``M(0) = u0 U V^T`` from the dataset SVD ``Sigma_yx = U S V^T`` (singular values above
     ``rtol max S``): every mode at strength ``u0``, the fully connected network's balanced
     aligned start (R1)."""
-    modes = stats.modes(rtol)
-    return positive("u0", u0) * modes.u @ modes.v.reshape(len(modes.s), -1)
+    modes = instance("stats", stats, Statistics).modes(rtol)
+    return positive("u0", u0) * modes.u @ modes.v.reshape(len(modes.s), stats.n_in)
 
 
 def aligned_spectrum(stats: Statistics, u0: float, rtol: float = 1e-12) -> np.ndarray:
     """``M_f(0) = u0 U_f V_f^*`` from the SVD ``T_f = U_f S_f V_f^*`` (singular values above
     ``rtol max S``): every mode of every frequency at strength ``u0``, aligned with the data.
     For ``C_in = 1`` this is ``u0 T_f / |T_f|`` (docs/theory-reference.md, R3)."""
-    u0 = positive("u0", u0)
-    t_hat = stats.output_spectrum()
+    u0, rtol = positive("u0", u0), fraction("rtol", rtol)
+    t_hat = instance("stats", stats, Statistics).output_spectrum()
     u, s, vh = fourier.hermitian_svd(t_hat, stats.shape)
     keep = s > rtol * np.max(s)
     return fourier.to_grid(u0 * np.einsum("fpa,fa,faq->fpq", u, keep, vh), stats.shape)

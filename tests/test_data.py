@@ -666,6 +666,7 @@ def test_grating_that_vanishes_is_refused(shape, f):
     (4, (1, 1), "frequency must have 1 entries"),
     ((4, 4), 1, "frequency must have 2 entries"),
     ((4, 4), (1, 2, 3), "frequency must have 2 entries"),
+    ((4, 4), [[0, 0]], "frequency must have 2 entries"),  # found by tests/test_fuzz.py
     (8, np.nan, "frequency"),
     (8, np.inf, "frequency"),
     ((4, 4), (1, np.nan), "frequency"),
@@ -698,6 +699,19 @@ def test_blob(shape, data, width):
     shift = tuple(data.draw(st.integers(-2, 2)) for _ in shape)
     moved = tuple(c + k * n for c, k, n in zip(center, shift, shape, strict=True))
     np.testing.assert_allclose(blob(shape, moved, width), image, rtol=0, atol=1e-12)
+
+
+def test_blob_of_extreme_width():
+    """Found by tests/test_fuzz.py: ``width**2`` overflowed (width 1.3e154) before."""
+    np.testing.assert_allclose(blob(8, 0, 1.3e154), np.full(8, 8**-0.5), rtol=1e-15)
+    np.testing.assert_array_equal(blob(8, 0, 1e-300), np.eye(8)[0])
+
+
+def test_grating_refuses_a_phase_beyond_float64():
+    """Found by tests/test_fuzz.py: an int beyond float64 raised a bare OverflowError."""
+    with pytest.raises(ValueError, match="phase must be a real number, got 1000.* beyond the "
+                                         "float64 range"):
+        grating(8, 1, phase=10**400)
 
 
 @given(shapes(), st.data())

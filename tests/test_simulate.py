@@ -1,5 +1,7 @@
 """The three simulators against each other, finite differences and the R1/R3 solutions."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -13,10 +15,12 @@ from symcnn import (
     Samples,
     Statistics,
     Trajectory,
+    aligned_map,
     aligned_spectrum,
     fourier,
     init_balanced,
     init_random,
+    progress,
     train,
     zoo,
 )
@@ -199,11 +203,21 @@ def test_adaptive_rk4_meets_its_tolerance():
         assert error < 100 * rtol
 
 
-def test_progress_is_reported(capsys):
+def test_progress_is_reported(capsys, monkeypatch):
+    """A run shows its time and loss after ``progress.DELAY`` (here 0), not when quiet."""
+    monkeypatch.setattr(progress, "DELAY", 0.0)
+    monkeypatch.setattr(progress, "INTERVAL", 0.0)
     model = LinearCNN(shape=4)
-    train(Dense(model, white(model, 0)), init_random(model, 0.1), [0, 1], dt=0.1,
-          progress=True)
-    assert "t = 1 / 1" in capsys.readouterr().err
+    engine, params = Dense(model, white(model, 0)), init_random(model, 0.1)
+    run = train(engine, params, [0, 0.5, 1], dt=0.1)
+    err = capsys.readouterr().err.splitlines()
+    assert [re.sub(r" \(\d+\.\d s\)$", "", line) for line in err] == [
+        "symcnn train", f"symcnn train: t = 0.5/1 loss {run.loss[1]:.6g}",
+        f"symcnn train: t = 1/1 loss {run.loss[2]:.6g}",
+        f"symcnn train: t = 1, loss {run.loss[2]:.6g}"]
+    with progress.quiet():
+        train(engine, params, [0, 1], dt=0.1)
+    assert capsys.readouterr().err == ""
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
@@ -230,9 +244,9 @@ def test_progress_is_reported(capsys):
      "rtol does not apply to method='gd'"),
     ({"dt": 0.1, "times": [1, 0.5]}, ValueError, "ascending"),
     ({"dt": 0.1, "times": [np.nan]}, ValueError, "finite"),
-    ({"dt": 0.1, "resolution": 1.0}, ValueError, r"resolution must be in \[0, 1\)"),
-    ({"dt": 0.1, "resolution": -1e-7}, ValueError, "resolution must be a finite number >= 0"),
-    ({"dt": 0.1, "resolution": np.nan}, ValueError, "resolution must be a finite number"),
+    ({"dt": 0.1, "resolution": 1.0}, ValueError, "0 <= resolution < 1"),
+    ({"dt": 0.1, "resolution": -1e-7}, ValueError, "0 <= resolution < 1"),
+    ({"dt": 0.1, "resolution": np.nan}, ValueError, "0 <= resolution < 1"),
 ])
 def test_bad_training_arguments(kwargs, error, match):
     model = LinearCNN(shape=4, channels=2)
@@ -255,6 +269,61 @@ def test_mismatched_model_and_data_are_refused():
     with pytest.raises(ValueError, match="channels = 1 is too small"):
         init_balanced(LinearCNN(shape=6, c_in=2, n_out=2),
                       aligned_spectrum(white(LinearCNN(shape=6, c_in=2, n_out=2), 0), 0.1))
+
+
+def _trajectory():
+    model = LinearCNN(shape=4)
+    return train(Dense(model, white(model, 0)), init_random(model, 0.1), [0, 1], dt=0.1)
+
+
+@pytest.mark.parametrize("call, error, match", [  # found by tests/test_fuzz.py
+    (lambda m, s: Fast(1.0, s), TypeError, "model must be a LinearCNN or FullyConnected"),
+    (lambda m, s: Fast(FullyConnected(4, 2, 1), s), TypeError, "model: Fast trains"),
+    (lambda m, s: Dense(m, s.sxx), TypeError, "stats must be a Statistics, got ndarray"),
+    (lambda m, s: Samples(1.0, np.ones((2, 1, 4)), [0, 0]), TypeError, "model must be a"),
+    (lambda m, s: Samples(m, np.ones((2, 1, 4)), np.full((2, 1), 1e300)), ValueError,
+     r"y is too large: its average <\|y\|\^2> overflows float64 \(max \|y\| = 1e\+300\)"),
+    (lambda m, s: Fast(m, s, stationary=np.nan), TypeError, "stationary must be True, Fal"),
+    (lambda m, s: Fast(m, s, stationary=np.ones(2)), TypeError, "stationary must be"),
+    (lambda m, s: Dense(m, s).gradient((np.full((1, 1, 4), 1e300), np.ones((1, 1, 4)))),
+     ValueError, r"params: the gradient overflows float64 .*max \|params\| = 1e\+300"),
+    (lambda m, s: Dense(m, s).evaluate((np.full((1, 1, 4), 1e300), np.ones((1, 1, 4)))),
+     ValueError, "params: the loss overflows float64"),
+    (lambda m, s: train(1.0, init_random(m, 0.1), [1], dt=0.1), TypeError,
+     "engine must be a Dense or Fast or Samples"),
+    (lambda m, s: train(Dense(m, s), init_random(m, 0.1), [1], method=np.array([]), dt=0.1),
+     ValueError, "method must be 'flow' or 'gd'"),
+    (lambda m, s: train(Dense(m, s), init_random(m, 0.1), [1], tau=np.array([]), dt=0.1),
+     TypeError, "tau must be a finite number > 0"),
+    (lambda m, s: train(Dense(m, s), init_random(m, 0.1), [1], record_params=np.nan, dt=0.1),
+     TypeError, "record_params must be True or False"),
+    (lambda m, s: train(Dense(m, s), init_random(m, 0.1), ["abc"], dt=0.1), TypeError,
+     "times must be a numeric array"),
+    (lambda m, s: train(Dense(m, s), init_random(m, 0.1), [0.01], method="gd", lr=2e-311),
+     ValueError, "lr \\* tau = .* is too small .* overflows float64"),
+    (lambda m, s: init_random(m, 0.1, seed=-1), ValueError, "seed must be an integer >= 0"),
+    (lambda m, s: init_balanced(FullyConnected(4, 1, 1), "abc"), TypeError,
+     "spectrum must be a numeric array"),
+    (lambda m, s: aligned_spectrum(s, 0.1, rtol=np.nan), ValueError, "0 <= rtol < 1"),
+    (lambda m, s: _trajectory().half_way_times(s.modes(), [1.0, 2.0]), ValueError,
+     r"target must hold 1 finite numbers \(one per mode\), got shape \(2,\)"),
+    (lambda m, s: _trajectory().half_way_times(s.modes(), [np.nan]), ValueError,
+     "with NaN or inf"),
+    (lambda m, s: _trajectory().mode_strengths(s.sxx), TypeError, "modes must be a Modes"),
+    (lambda m, s: _trajectory().mode_strengths(white(LinearCNN(shape=3), 0).modes()),
+     ValueError, r"modes are for 1 outputs and inputs of shape \(1, 3\)"),
+])
+def test_bad_engine_and_run_arguments(call, error, match):
+    model = LinearCNN(shape=4)
+    with pytest.raises(error, match=match), np.errstate(over="ignore", invalid="ignore"):
+        call(model, white(model, 0))
+
+
+def test_no_modes_give_an_empty_strength_and_a_zero_aligned_map():
+    """``Sigma_yx = 0`` has no singular modes (found by tests/test_fuzz.py: both raised)."""
+    stats = Statistics(shape=4, sxx=np.eye(4), syx=np.zeros((1, 4)))
+    assert np.array_equal(aligned_map(stats, 0.1), np.zeros((1, 4)))
+    assert _trajectory().mode_strengths(stats.modes()).shape == (2, 0)
 
 
 def test_samples_engine_refuses_mismatched_samples():

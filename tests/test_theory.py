@@ -335,6 +335,15 @@ def test_zero_sigma_yx_has_no_modes_and_no_step_bound():
             assert theory.max_stable_lr == np.inf
 
 
+def test_no_times_give_empty_predictions():
+    """``times = []`` (found by tests/test_fuzz.py: ``maps`` failed inside NumPy's reshape)."""
+    model = LinearCNN(shape=4, n_out=2)
+    stats = Statistics(shape=4, sxx=np.eye(4), syx=np.arange(8.0).reshape(2, 4))
+    theory = Theory(model, stats)
+    assert theory.maps([], 1e-3).shape == (0, 2, 4)
+    assert theory.loss([], 1e-3).shape == (0,)
+
+
 def test_a_fully_connected_network_needs_a_hidden_unit_per_mode():
     """R1's aligned start ``W_1 = R A V^T`` needs ``hidden >= rank Sigma_yx``: with fewer
     units the theory used to predict every mode anyway."""

@@ -4,12 +4,11 @@ learning curve of each of the dataset's modes and their half-way times."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from .. import __version__, zoo
+from .. import __version__, progress, zoo
 from ..simulate import Dense, Fast, Samples, Trajectory, init_random, train
 
 ENGINES = {"fast": Fast, "dense": Dense, "samples": Samples}
@@ -32,7 +31,7 @@ def add_parser(commands) -> None:
     sim.add_argument("--lr", type=float, help=f"step > 0 for --method gd (default {LR:g})")
     sim.add_argument("--rows", type=int, default=11, help="rows of the printed table, >= 1")
     sim.add_argument("--plot", metavar="FILE", help="save learning curves (needs matplotlib)")
-    sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    sim.add_argument("--quiet", action="store_true", help="no progress on stderr")
     sim.set_defaults(func=run)
 
 
@@ -84,11 +83,10 @@ def run(args: argparse.Namespace) -> int:
     runs = {}
     for label, model, eng in (("CNN", setup.model, engine),
                               ("FC", setup.baseline(), Dense(setup.baseline(), setup.stats))):
-        if not args.quiet:
-            print(f"training {label} ...", file=sys.stderr)
         try:
-            runs[label] = train(eng, init_random(model, scale, args.seed), times,
-                                method=args.method, progress=not args.quiet, **step)
+            with progress.quiet(args.quiet), progress.task(f"simulate {label}", unit=""):
+                runs[label] = train(eng, init_random(model, scale, args.seed), times,
+                                    method=args.method, **step)
         except ValueError as error:  # the options are checked: the weights are the cause
             raise ValueError(f"--init-scale {scale:g}: {error}") from None
         except FloatingPointError as error:  # divergence: name the options that set the run

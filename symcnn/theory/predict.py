@@ -310,7 +310,7 @@ class Theory:
         if not self.cnn:
             return m
         pixels = fourier.inverse_row_spectrum(m, len(self.model.shape))
-        return pixels.reshape(len(m), self.model.n_out, -1)
+        return pixels.reshape(len(m), self.model.n_out, self.model.n_in)
 
     def loss(self, times, u0: float) -> np.ndarray:
         """Predicted loss ``1/2 tr(M Sigma_xx M^T) - tr(M Sigma_yx^T) + <|y|^2>/2``; a

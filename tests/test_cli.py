@@ -88,7 +88,22 @@ def test_derive_closed_forms(capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["pixel", "--shape", "3", "--kernel", "4"], "kernel.0. must satisfy 1 <= k <= N = 3"),
-    (["pixel", "--depth", "0"], "depth must be an integer >= 1, got 0"),
+    (["pixel", "--depth", "0"], "--depth must be an integer from 1 to 5 for pixel, got 0"),
+    (["pixel", "--depth", "100000"], "--depth must be an integer from 1 to 5 for pixel"),
+    (["r5", "--depth", "6"], "--depth must be an integer from 1 to 5 for r5, got 6"),
+    (["pixel", "--shape", "9", "8"], r"--shape must be sizes >= 1 with at most 64 pixels in "
+                                     r"all \(their product\) for pixel, got 9 8"),
+    (["pixel", "--shape", "-2", "-2"], "--shape must be sizes >= 1 .* got -2 -2"),
+    (["fourier-explicit", "--shape", "4", "4"], "at most 12 pixels .* fourier-explicit"),
+    (["r4", "--shape", "100000", "--kernel", "3"], "at most 16 pixels in all .* for r4"),
+    (["pixel", "--kernel", "100000"], "kernel.0. must satisfy 1 <= k <= N = 4"),
+    (["pixel", "--channels", "1000"], "--channels must be an integer from 1 to 16 for pixel"),
+    (["fourier-explicit", "--c-in", "17"], "--c-in must be an integer from 1 to 16 for "
+                                           "fourier-explicit, got 17"),
+    (["fully-connected", "--hidden", "0"], "--hidden must be an integer from 1 to 16 for "
+                                           "fully-connected, got 0"),
+    (["fully-connected", "--n-in", "10000"], "--n-in must be an integer from 1 to 16"),
+    (["fully-connected", "--n-out", "17"], "--n-out must be an integer from 1 to 16"),
     (["pixel", "--hidden", "2"], "--hidden applies to fully-connected, not to pixel"),
     (["fourier-explicit", "--depth", "2"], "needs depth = 1"),
     (["r4", "--shape", "4", "4"], "r4 is derived for 1-D models"),
@@ -99,6 +114,25 @@ def test_derive_closed_forms(capsys):
 ])
 def test_derive_rejects_bad_model_options(capsys, args, message):
     refused(capsys, ["derive", *args], message)
+
+
+def test_size_limits_are_refused_before_deriving_and_stated_in_the_help(capsys, monkeypatch):
+    from symcnn.symbolic import closed_forms
+
+    def never(*args, **kwargs):
+        raise AssertionError("derivation started")
+
+    monkeypatch.setattr(closed_forms, "r5", never)
+    for command in ("codegen", "derive"):
+        refused(capsys, [command, "r5", "--depth", "100000"], "--depth must be an integer "
+                                                              "from 1 to 5 for r5, got 100000")
+    for command, limits in (("codegen", ["L = depth + 1 layers, 1 to 5", "1 to 1000"]),
+                            ("derive", ["pixel <= 64, fourier-explicit <= 12, r4 <= 16",
+                                        "pixel <= 5, fourier-explicit, r5 <= 5"])):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        assert all(limit in out for limit in limits), out
 
 
 def refused(capsys, argv: list[str], message: str) -> None:
@@ -120,7 +154,12 @@ def refused(capsys, argv: list[str], message: str) -> None:
     (["codegen", "r3b", "--dps", "40"], "--dps applies to --backend mpmath, not to numpy"),
     (["codegen", "r3", "--depth", "3"], "--depth applies to r5, not to r3"),
     (["codegen", "r3b", "--no-cache", "--cache-dir", "x"], "exclude each other"),
-    (["codegen", "r5", "--depth", "0"], "depth_l must be >= 2"),
+    (["codegen", "r5", "--depth", "0"], "--depth must be an integer from 1 to 5 for r5, got 0"),
+    (["codegen", "r5", "--depth", "100000"], "--depth must be an integer from 1 to 5 for r5, "
+                                             "got 100000"),
+    (["codegen", "r5", "--depth", "-3"], "--depth must be an integer from 1 to 5 for r5, got -3"),
+    (["codegen", "r3b", "--backend", "mpmath", "--dps", "100000"],
+     "--dps must be an integer from 1 to 1000, got 100000"),
     (["codegen", "r3b", "--out", "/nonexistent/dir/k.py"],
      "--out /nonexistent/dir/k.py: the directory /nonexistent/dir does not exist"),
     (["codegen", "r3b", "--out", ""], "--out '': give a file name, not a directory"),
@@ -130,7 +169,7 @@ def refused(capsys, argv: list[str], message: str) -> None:
     (["codegen", "r1", "--field", "ode"], "invalid choice: 'ode'"),
     (["codegen", "gd"], "gd has no field stable; its fields: update"),
     (["codegen", "gd", "--field", "update", "--backend", "mpmath", "--dps", "0"],
-     "dps must be an integer >= 1, got 0"),
+     "--dps must be an integer from 1 to 1000, got 0"),
     (["derive", "pixel", "--out", "/nonexistent/dir/p.md"], "the directory .* does not exist"),
     (["derive", "pixel", "--out", "."], "--out '.': give a file name, not a directory"),
     (["simulate", "--method", "gd", "--lr", "0"], "--lr must be a finite number > 0, got 0"),

@@ -23,6 +23,7 @@ from symcnn import (
 from symcnn.codegen import check
 from symcnn.strategies import examples, stationary, white
 from symcnn.symbolic import closed_forms as cf
+from symcnn.symbolic import registry
 from symcnn.symbolic.closed_forms.base import checkodesol
 from symcnn.symbolic.closed_forms.r3c import _aligned_flow, _unitary2
 from symcnn.symbolic.derivation import Derivation, DerivationError, Document
@@ -114,6 +115,17 @@ def test_the_document_holds_every_closed_form():
         r.derivation.title for r in (cf.r1(), cf.r3(), cf.r3b(), cf.r3c(), cf.r5(2), cf.r5(3),
                                      cf.r5(4), cf.r4())]
     assert len(document.steps) == sum(len(part.steps) for part in document.parts)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: registry.closed_form("r5", depth=0), "depth must be an integer >= 1, got 0"),
+    (lambda: registry.closed_form("r5", depth=2.5), "depth must be an integer >= 1, got 2.5"),
+    (lambda: cf.r5(2.5), "depth_l must be an integer >= 2, got 2.5"),  # was L = 2, silently
+    (lambda: cf.r5(1), "depth_l must be an integer >= 2, got 1"),
+])
+def test_r5_depth_is_refused_naming_the_parameter(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
 
 
 @pytest.mark.slow

@@ -4,6 +4,7 @@ user claims, the public strategies and ``symcnn check``."""
 
 import dataclasses
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -131,11 +132,36 @@ def test_registration_names_what_is_wrong():
                                                                    "False, got 'yes'"),
     (lambda: theorems.max_relative_error(np.ones(1), 1.0), ValueError,
      r"predicted has shape \(1,\), measured \(\)"),
+    (lambda: theorems.max_relative_error([1.0, np.nan], [1.0, 1.0]), ValueError,
+     "predicted contains NaN or inf"),
+    (lambda: theorems.max_relative_error([1.0], [np.inf]), ValueError,
+     "measured contains NaN or inf"),
+    (lambda: theorems.max_relative_error([], []), ValueError, "predicted is empty"),
+    (lambda: theorems.max_relative_error([1.0], ["1"]), TypeError,
+     "measured must be a numeric array"),
+    (lambda: theorems.max_relative_error([1e-3], [2.2e-313]), ValueError,  # 4.5e309: was inf
+     "relative error of predicted against measured exceeds the float range"),
 ])
 def test_bad_arguments_are_refused_naming_them(call, error, message):
     with pytest.raises(error, match=message):
         call()
     assert "new" not in theorems.CATALOGUE and "new" not in theorems.HYPOTHESES
+
+
+@pytest.mark.parametrize("predicted, measured, error", [
+    ([2.2e-313], [1e-3], 1.0),
+    ([2.2e-313], [3e-313], (3e-313 - 2.2e-313) / 3e-313),  # subnormal scale, exact
+    ([1e308, -1e308], [-1e308, 1e308], 2.0),  # the difference overflowed: was inf
+    ([1.5e308 + 1.5e308j], [1e308], abs(0.5 + 1.5j)),  # |predicted| overflowed
+    ([1.0, 2.0], [0.0, 0.0], 2.0),  # all zero: divided by 1
+    ([0.0], [0.0], 0.0),
+    ([1.001, -3.0], [1.0, -3.0], 0.001 / 3),
+])
+def test_max_relative_error_neither_overflows_nor_underflows(predicted, measured, error):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert theorems.max_relative_error(predicted, measured) == pytest.approx(error,
+                                                                                  rel=1e-14)
 
 
 def anchor(heading: str) -> str:

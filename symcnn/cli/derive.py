@@ -10,37 +10,38 @@ from pathlib import Path
 
 from .. import progress
 from ..symbolic import registry
+from .options import flag, limits_help, output_file, within_limits
 
-OPTIONS = {"shape": ("N", "image size, 1 or 2 entries"), "kernel": ("K", "kernel size"),
+OPTIONS = {"shape": ("N", "image size, 1 or 2 entries, limited in pixels"),
+           "kernel": ("K", "kernel size, at most the image size"),
            "channels": ("C", "channels"), "c_in": ("C_IN", "input channels"),
            "n_out": ("N_O", "outputs"), "depth": ("L", "convolution layers"),
            "n_in": ("D", "inputs, fully connected"),
            "hidden": ("H", "hidden width, fully connected"),
            "convention": ("NAME", "correlation or convolution")}
-"""The derivation options of the command line (registry option -> metavar, help)."""
+"""The derivation options of the command line (registry option -> metavar, help); the help
+adds the entries that take each and their limits (:attr:`registry.Entry.limits`)."""
 
 
 def add_parser(commands) -> None:
     parser = commands.add_parser(
         "derive", help="derive and check a gradient flow or closed form, print it",
         description="Derive with SymPy, check every step, print the derivation; or write "
-                    "every document of docs/derivations (--all --out DIR).")
+                    "every document of docs/derivations (--all --out DIR). The size options "
+                    "are limited (see each) so that a derivation takes minutes, not hours.")
     parser.add_argument("derivation", nargs="?", choices=list(registry.ENTRIES),
                         metavar="NAME", help="one of " + ", ".join(registry.ENTRIES))
     parser.add_argument("--all", action="store_true",
                         help="write every document of docs/derivations (.tex and .md) to --out")
     options = parser.add_argument_group("derivation options (each applies to some entries)")
     for name, (metavar, text) in OPTIONS.items():
-        flag = f"--{name.replace('_', '-')}"
-        where = ", ".join(n for n, e in registry.ENTRIES.items() if name in e.options)
+        text = f"{text} ({limits_help(name)})"
         if name in ("shape", "kernel"):
-            options.add_argument(flag, type=int, nargs="+", metavar=metavar,
-                                 help=f"{text} ({where})")
+            options.add_argument(flag(name), type=int, nargs="+", metavar=metavar, help=text)
         elif name == "convention":
-            options.add_argument(flag, choices=["correlation", "convolution"],
-                                 help=f"{text} ({where})")
+            options.add_argument(flag(name), choices=["correlation", "convolution"], help=text)
         else:
-            options.add_argument(flag, type=int, metavar=metavar, help=f"{text} ({where})")
+            options.add_argument(flag(name), type=int, metavar=metavar, help=text)
     parser.add_argument("--format", choices=["latex", "markdown"],
                         help="default markdown (--all writes both)")
     parser.add_argument("--out", metavar="PATH", help="write here instead of standard output "
@@ -51,26 +52,18 @@ def add_parser(commands) -> None:
 
 
 def given_options(args: argparse.Namespace, entry: registry.Entry | None) -> dict:
-    """The derivation options given on the command line, checked against ``entry``."""
+    """The derivation options given on the command line, checked against ``entry``: that it
+    takes them, within its limits."""
     given = {name: getattr(args, name) for name in OPTIONS if getattr(args, name) is not None}
     for name in given:
         if entry is None or name not in entry.options:
             where = [n for n, e in registry.ENTRIES.items() if name in e.options]
             target = entry.name if entry else "--all"
-            raise ValueError(f"--{name.replace('_', '-')} applies to {', '.join(where)}, "
-                             f"not to {target}")
-    return {name: tuple(v) if isinstance(v, list) else v for name, v in given.items()}
-
-
-def output_file(option: str, value: str) -> Path:
-    """``value`` of ``option`` as a file that can be written, checked before the work starts:
-    a name that is not a directory, in a directory that exists."""
-    path = Path(value)
-    if not value or path.is_dir():
-        raise ValueError(f"{option} {value!r}: give a file name, not a directory")
-    if not path.absolute().parent.is_dir():
-        raise ValueError(f"{option} {value}: the directory {path.parent} does not exist")
-    return path
+            raise ValueError(f"{flag(name)} applies to {', '.join(where)}, not to {target}")
+    given = {name: tuple(v) if isinstance(v, list) else v for name, v in given.items()}
+    if entry is not None:
+        within_limits(entry, given)
+    return given
 
 
 def run(args: argparse.Namespace) -> int:

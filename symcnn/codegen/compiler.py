@@ -15,7 +15,7 @@ from ..checks import positive_int
 from .backends import BACKENDS, FORMAT, Backend, Spec
 from .cache import CACHE_STATS, OFF, cache_dir, digest, generator_hash
 from .kernel import Kernel
-from .lowering import _arguments, inner_args, prepare
+from .lowering import inner_args, prepare
 
 MPMATH_DPS = 30
 """Decimal digits of the mpmath backend when ``dps`` is not given."""
@@ -100,14 +100,14 @@ def cache_key(exprs, args, backend: str, dps: int | None = None, version: str | 
 
 
 def _prepared(exprs, args) -> tuple[tuple[sp.Expr, ...], tuple[sp.Symbol, ...], bool]:
-    """:func:`~symcnn.codegen.lowering.prepare`, its errors naming ``exprs`` or ``args``,
+    """:func:`~symcnn.codegen.lowering.prepare` (its errors name ``exprs`` or ``args``),
     after refusing what it would misread: a string (iterated by character), a set or a
     mapping (unordered), what does not iterate (None, a 0-d array), a matrix, ``zoo``."""
     if not isinstance(exprs, sp.Basic | sp.MatrixBase | numbers.Number):
         exprs = _listed("exprs", exprs, "a SymPy expression or a sequence of them")
     if not isinstance(args, sp.Symbol):
         args = _listed("args", args, "a SymPy Symbol or a sequence of them")
-    exprs, args, single = _named("exprs", prepare, exprs, _named("args", _arguments, args))
+    exprs, args, single = prepare(exprs, args)
     for i, e in enumerate(exprs):
         if isinstance(e, sp.MatrixBase):
             raise TypeError(f"exprs: expression {i} is a {e.shape[0]} x {e.shape[1]} matrix; "
@@ -134,14 +134,6 @@ def _listed(name: str, value, allowed: str) -> list:
         except TypeError:  # None, a number, a 0-d array
             pass
     raise TypeError(f"{name} must be {allowed}, got {type(value).__name__} {value!r}")
-
-
-def _named(parameter: str, check, *values):
-    """``check(*values)``, with a ``ValueError`` it raises prefixed by ``parameter``."""
-    try:
-        return check(*values)
-    except ValueError as error:
-        raise ValueError(f"{parameter}: {error}") from None
 
 
 def _digits(backend: str, dps) -> int | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checks import numeric_array, positive_int
+from ..checks import numeric_array, positive_int, unmasked
 
 BLOCK = 1 << 16
 """Elements per block of the NumPy kernel (intermediates stay in the L2 cache)."""
@@ -230,18 +230,10 @@ def _blocks(arrays, shape):
             yield (*outer, block), pieces
 
 
-def _unmasked(value, name: str):
-    """``value``, unless it is a masked array (converting it would drop its mask)."""
-    if isinstance(value, np.ma.MaskedArray):
-        raise TypeError(f"argument {name} is a masked array, whose mask a kernel would "
-                        f"ignore; pass {name}.filled(value) or the entries to evaluate")
-    return value
-
-
 def _float_array(value, name: str) -> np.ndarray:
-    """``value`` as float64 (:func:`symcnn.checks.numeric_array`: real numbers only), with
-    no NaN."""
-    array = numeric_array(f"argument {name}", _unmasked(value, name))
+    """``value`` as float64 (:func:`symcnn.checks.numeric_array`: real numbers only, not a
+    masked array), with no NaN."""
+    array = numeric_array(f"argument {name}", value)
     if np.isnan(array).any():
         raise ValueError(f"argument {name} contains NaN")
     return array
@@ -257,7 +249,7 @@ def _mpf_array(value, name: str, dps: int) -> np.ndarray:
             v = v.item()
         return mpmath.mpf(v)
 
-    value = _unmasked(value, name)
+    value = unmasked(f"argument {name}", value)
     try:
         array = np.asarray(value, dtype=object)
         with mpmath.workdps(dps), np.errstate(invalid="ignore"):

@@ -37,15 +37,19 @@ def prepare(exprs, args) -> tuple[tuple[sp.Expr, ...], tuple[sp.Symbol, ...], bo
     Raises
     ------
     ValueError
-        No expression or argument, an argument that is not a Symbol, duplicated argument
-        names, or an expression that is not real, has other symbols or is unevaluated.
+        naming ``args`` or ``exprs``: no argument, an argument that is not a Symbol,
+        duplicated argument names; no expression, or one that does not sympify, is not
+        real, has other symbols or is unevaluated.
     """
+    args = _arguments(args)
     single = isinstance(exprs, sp.Basic) or not isinstance(exprs, Iterable)
     exprs = (exprs,) if single else tuple(exprs)
     if not exprs:
-        raise ValueError("no expressions to compile")
-    exprs = tuple(sp.sympify(e) for e in exprs)
-    args = _arguments(args)
+        raise ValueError("exprs: no expressions to compile")
+    try:
+        exprs = tuple(sp.sympify(e) for e in exprs)
+    except sp.SympifyError as error:
+        raise ValueError(f"exprs: {error}") from None
     for i, e in enumerate(exprs):
         _validate(i, e, args)
     return exprs, args, single
@@ -54,30 +58,30 @@ def prepare(exprs, args) -> tuple[tuple[sp.Expr, ...], tuple[sp.Symbol, ...], bo
 def _arguments(args) -> tuple[sp.Symbol, ...]:
     args = (args,) if isinstance(args, sp.Symbol) else tuple(args)
     if not args:
-        raise ValueError("a kernel needs at least one argument")
+        raise ValueError("args: a kernel needs at least one argument")
     for a in args:
         if not isinstance(a, sp.Symbol):
-            raise ValueError(f"argument {a!r} is not a SymPy Symbol")
+            raise ValueError(f"args: argument {a!r} is not a SymPy Symbol")
     names = [a.name for a in args]
     duplicated = sorted({n for n in names if names.count(n) > 1})
     if duplicated:
-        raise ValueError(f"duplicated argument names: {', '.join(duplicated)}")
+        raise ValueError(f"args: duplicated argument names: {', '.join(duplicated)}")
     return args
 
 
 def _validate(i: int, expr, args: tuple[sp.Symbol, ...]) -> None:
     if not isinstance(expr, sp.Expr):
-        raise ValueError(f"expression {i} is not a SymPy expression: {expr!r}")
+        raise ValueError(f"exprs: expression {i} is not a SymPy expression: {expr!r}")
     extra = sorted(s.name for s in expr.free_symbols - set(args))
     if extra:
-        raise ValueError(f"expression {i} has symbols that are not arguments: "
+        raise ValueError(f"exprs: expression {i} has symbols that are not arguments: "
                          f"{', '.join(extra)}")
     if expr.has(sp.I):
-        raise ValueError(f"expression {i} is complex; kernels are real")
+        raise ValueError(f"exprs: expression {i} is complex; kernels are real")
     bad = sorted({type(f).__name__ for f in expr.atoms(sp.Derivative, sp.Integral,
                                                        sp.core.function.AppliedUndef)})
     if bad:
-        raise ValueError(f"expression {i} contains unevaluated {', '.join(bad)}")
+        raise ValueError(f"exprs: expression {i} contains unevaluated {', '.join(bad)}")
 
 
 def inner_args(inner: Sequence[sp.Symbol | str] | sp.Symbol | str,

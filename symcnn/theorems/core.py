@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import time
 import traceback
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import progress
-from ..checks import flag
+from ..checks import finite_array, flag
 from ..data import Statistics
 from ..instances import SEED_MAX, RandomPick
 from ..model import FullyConnected, LinearCNN
@@ -106,13 +107,35 @@ def hypothesis(name: str, replace: bool = False) -> Callable:
 
 
 def max_relative_error(predicted, measured) -> float:
-    """``max |predicted - measured| / max |measured|``."""
-    predicted, measured = np.asarray(predicted), np.asarray(measured)
+    """``max |predicted - measured| / max |measured|`` (divided by 1 where ``measured`` is all
+    zero), of finite real or complex arrays of the same shape. Both are first scaled by the
+    same power of two, that of their largest entry: no overflow or underflow on the way. A
+    relative error beyond the float range is a ``ValueError``."""
+    predicted = finite_array("predicted", predicted, complex_ok=True)
+    measured = finite_array("measured", measured, complex_ok=True)
     if predicted.shape != measured.shape:
         raise ValueError(f"predicted has shape {predicted.shape}, measured {measured.shape}: "
                          f"they must be the same")
-    scale = np.max(np.abs(measured))
-    return float(np.max(np.abs(predicted - measured)) / (scale if scale > 0 else 1.0))
+    largest = max(np.max(np.abs(part)) for a in (predicted, measured) for part in (a.real, a.imag))
+    exponent = math.frexp(largest)[1]
+    p, m = _times_power_of_two(predicted, -exponent), _times_power_of_two(measured, -exponent)
+    difference = np.max(np.abs(p - m))
+    with np.errstate(over="ignore", divide="ignore"):  # beyond the float range: refused
+        if measured.any():
+            error = difference / np.max(np.abs(m))
+        else:  # divided by 1
+            error = np.ldexp(difference, exponent)
+    if not np.isfinite(error):
+        raise ValueError(f"the relative error of predicted against measured exceeds the "
+                         f"float range: max |measured| = {np.max(np.abs(measured)):.3g} "
+                         f"against entries up to {largest:.3g}")
+    return float(error)
+
+
+def _times_power_of_two(a: np.ndarray, exponent: int) -> np.ndarray:
+    """``a * 2**exponent`` (real or complex), exact unless an entry becomes subnormal."""
+    scaled = np.ldexp(a.real, exponent)
+    return scaled + 1j * np.ldexp(a.imag, exponent) if np.iscomplexobj(a) else scaled
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from functools import cache
 
 import sympy as sp
 
+from ...checks import positive_int
 from ...model import LinearCNN
 from ..derivation import Derivation, op
 from ..pixel import gradient_flow
@@ -80,10 +81,7 @@ def r5(depth_l: int = 3) -> Reduction:
     ``u < u_inf`` (elsewhere the logarithm of a negative number, NaN in floating point), and
     ``t(u0) = 0`` for every ``u0``.
     """
-    big_l = int(depth_l)
-    if big_l < 2:
-        raise ValueError(f"depth_l must be >= 2 (L layers: L - 1 >= 1 convolution layers "
-                         f"and the readout), got {depth_l}")
+    big_l = positive_int("depth_l", depth_l, minimum=2)  # L - 1 >= 1 convolutions, the readout
     depth = big_l - 1
     d = Derivation(
         f"R5: deep linear CNN, L = {big_l} ({depth} full-kernel convolution layer"

@@ -570,6 +570,8 @@ X, Y = sp.symbols("x y", real=True)
 BAD_COMPILES = [
     (dict(exprs="x + y"), TypeError, "exprs must be a SymPy expression .*got str 'x \\+ y'"),
     (dict(exprs={X, Y}), TypeError, "got set"),  # unordered: outputs in no fixed order
+    (dict(exprs=np.array([np.nan], dtype=np.float32)), ValueError,
+     "exprs: cannot convert NaN"),  # found by tests/test_fuzz.py: SymPy's bare ValueError
     (dict(exprs={"a": X}), TypeError, "got dict"),
     (dict(exprs=sp.Matrix([X, Y])), TypeError, "expression 0 is a 2 x 1 matrix; pass its "
                                                "entries, list.matrix."),

@@ -48,7 +48,7 @@ def prepare(exprs, args) -> tuple[tuple[sp.Expr, ...], tuple[sp.Symbol, ...], bo
         raise ValueError("exprs: no expressions to compile")
     try:
         exprs = tuple(sp.sympify(e) for e in exprs)
-    except sp.SympifyError as error:
+    except (sp.SympifyError, ValueError) as error:  # e.g. a float32 NaN: no Rational
         raise ValueError(f"exprs: {error}") from None
     for i, e in enumerate(exprs):
         _validate(i, e, args)

@@ -335,6 +335,15 @@ def test_zero_sigma_yx_has_no_modes_and_no_step_bound():
             assert theory.max_stable_lr == np.inf
 
 
+def test_the_baseline_keeps_the_options():
+    """``baseline()`` used to drop ``approximate`` (issue 12: it passes its options on)."""
+    model = LinearCNN(shape=4, n_out=2)
+    stats = Statistics(shape=4, sxx=np.eye(4), syx=np.arange(8.0).reshape(2, 4))
+    for approximate in (False, True):
+        fc = Theory(model, stats, tau=2.0, rtol=1e-6, approximate=approximate).baseline()
+        assert (fc.tau, fc.rtol, fc.approximate) == (2.0, 1e-6, approximate)
+
+
 def test_no_times_give_empty_predictions():
     """``times = []`` (found by tests/test_fuzz.py: ``maps`` failed inside NumPy's reshape)."""
     model = LinearCNN(shape=4, n_out=2)

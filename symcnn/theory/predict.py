@@ -390,13 +390,13 @@ class Theory:
 
     def baseline(self, hidden: int | None = None) -> Theory:
         """The theory of the fully connected baseline ``W_2 W_1`` on the same data (hidden
-        width ``C`` unless given)."""
+        width ``C`` unless given), with this theory's ``tau``, ``rtol`` and ``approximate``."""
         if hidden is None:
             width = self.model.channels if self.cnn else self.model.hidden
         else:
             width = positive_int("hidden", hidden)
         return Theory(FullyConnected(self.model.n_in, width, self.model.n_out), self.stats,
-                      self.tau, self.rtol)
+                      self.tau, self.rtol, self.approximate)
 
     # -- gradient descent -------------------------------------------------------------------
     def gd_mode_strengths(self, steps: int, lr: float, u0: float) -> np.ndarray:

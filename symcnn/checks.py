@@ -85,9 +85,9 @@ def flag(name: str, value, none_ok: bool = False) -> bool | None:
 def instance(name: str, value, kinds: type | tuple[type, ...]):
     """``value`` if it is an instance of ``kinds`` (``TypeError`` naming them otherwise)."""
     if not isinstance(value, kinds):
-        allowed = " or ".join(k.__name__ for k in (kinds if isinstance(kinds, tuple)
-                                                    else (kinds,)))
-        raise TypeError(f"{name} must be a {allowed}, got {type(value).__name__}")
+        names = [f"a {k.__name__}" for k in (kinds if isinstance(kinds, tuple) else (kinds,))]
+        allowed = " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+        raise TypeError(f"{name} must be {allowed}, got {type(value).__name__}")
     return value
 
 

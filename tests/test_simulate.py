@@ -277,7 +277,7 @@ def _trajectory():
 
 
 @pytest.mark.parametrize("call, error, match", [  # found by tests/test_fuzz.py
-    (lambda m, s: Fast(1.0, s), TypeError, "model must be a LinearCNN or FullyConnected"),
+    (lambda m, s: Fast(1.0, s), TypeError, "model must be a LinearCNN or a FullyConnected"),
     (lambda m, s: Fast(FullyConnected(4, 2, 1), s), TypeError, "model: Fast trains"),
     (lambda m, s: Dense(m, s.sxx), TypeError, "stats must be a Statistics, got ndarray"),
     (lambda m, s: Samples(1.0, np.ones((2, 1, 4)), [0, 0]), TypeError, "model must be a"),
@@ -290,7 +290,7 @@ def _trajectory():
     (lambda m, s: Dense(m, s).evaluate((np.full((1, 1, 4), 1e300), np.ones((1, 1, 4)))),
      ValueError, "params: the loss overflows float64"),
     (lambda m, s: train(1.0, init_random(m, 0.1), [1], dt=0.1), TypeError,
-     "engine must be a Dense or Fast or Samples"),
+     "engine must be a Dense, a Fast or a Samples"),
     (lambda m, s: train(Dense(m, s), init_random(m, 0.1), [1], method=np.array([]), dt=0.1),
      ValueError, "method must be 'flow' or 'gd'"),
     (lambda m, s: train(Dense(m, s), init_random(m, 0.1), [1], tau=np.array([]), dt=0.1),

@@ -35,7 +35,7 @@ from functools import cached_property
 import numpy as np
 
 from .. import fourier
-from ..checks import flag, numeric_array, positive, positive_int, real_number
+from ..checks import flag, instance, numeric_array, positive, positive_int, real_number
 from ..data import COVARIANCE_RTOL, Statistics
 from ..model import FullyConnected, LinearCNN
 from . import kernels
@@ -82,11 +82,8 @@ class Theory:
 
     def __init__(self, model: LinearCNN | FullyConnected, stats: Statistics, tau: float = 1.0,
                  rtol: float = 1e-12, approximate: bool = False):
-        if not isinstance(model, LinearCNN | FullyConnected):
-            raise TypeError(f"model must be a LinearCNN or a FullyConnected, got "
-                            f"{type(model).__name__}")
-        if not isinstance(stats, Statistics):
-            raise TypeError(f"stats must be a Statistics, got {type(stats).__name__}")
+        instance("model", model, (LinearCNN, FullyConnected))
+        instance("stats", stats, Statistics)
         if (model.n_in, model.n_out) != (stats.n_in, stats.n_out):
             raise ValueError(f"stats have D = {stats.n_in}, N_o = {stats.n_out}; the model "
                              f"needs D = {model.n_in}, N_o = {model.n_out}")

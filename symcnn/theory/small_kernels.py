@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..checks import finite_array
+from ..checks import finite_array, instance
 from ..fourier import kernel_spectrum
 from ..model import LinearCNN, difference_index
 
@@ -21,8 +21,7 @@ def dirichlet_matrix(model: LinearCNN) -> np.ndarray:
     """``D[f, g] = sum_p exp(2 pi i (f - g).lag(p) / N)``, ``N x N`` complex, frequencies
     flattened row-major like the model: the spectrum of the all-ones kernel at ``f - g``
     (the exact matrix is :func:`symcnn.symbolic.reductions.dirichlet_matrix`)."""
-    if not isinstance(model, LinearCNN):
-        raise TypeError(f"model must be a LinearCNN, got {type(model).__name__}")
+    instance("model", model, LinearCNN)
     ones = kernel_spectrum(model, np.ones((1, 1, *model.kernel)))[0, 0].ravel()
     return ones[difference_index(model.shape).T]
 

@@ -24,6 +24,7 @@ import numpy as np
 from . import fourier
 from .checks import (
     finite_array,
+    flag,
     fraction,
     nonnegative,
     numeric_array,
@@ -319,14 +320,21 @@ def targets_from_labels(y, n_samples: int, n_out: int | None = None) -> np.ndarr
     return np.eye(n_out)[y]
 
 
-def zca_whiten(x, eps: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def zca_whiten(x, eps: float = 0.0, support: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """ZCA-whiten samples ``x`` (``(P, C_in, *shape)``) so that ``<x x^T> = I``.
 
     Returns the whitened samples and the transform ``Sigma_xx^(-1/2)`` (``D x D``), with
-    ``Sigma_xx + eps I`` in place of ``Sigma_xx`` when ``eps > 0``.
+    ``Sigma_xx + eps I`` in place of ``Sigma_xx`` when ``eps > 0``.  With ``support`` (and
+    ``eps = 0``), a singular ``Sigma_xx`` (e.g. pixels that are always 0) is whitened on its
+    support: the transform is the pseudo-inverse square root (eigenvalues below ``1e-12``
+    of the largest count as 0), and ``<x x^T>`` of the result is the orthogonal projector
+    onto the support.
     """
     x = finite_array("x", x)
     eps = nonnegative("eps", eps)
+    if flag("support", support) and eps > 0:
+        raise ValueError(f"support=True whitens a singular Sigma_xx without a shift; got "
+                         f"eps = {eps!r} (give one of them)")
     if x.ndim not in (3, 4):
         raise ValueError("x must have shape (P, C_in, N_1) or (P, C_in, N_1, N_2), "
                          f"got {x.shape}")
@@ -342,10 +350,14 @@ def zca_whiten(x, eps: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         return (flat @ transform).reshape(x.shape), transform
     unit = flat / scale if scale > 0 else flat
     lam, q = np.linalg.eigh(unit.T @ unit / len(x) + shift * np.eye(d))
+    if support and lam[-1] > 0:
+        kept = lam > 1e-12 * lam[-1]
+        lam, q = lam[kept], q[:, kept]
     if lam[-1] <= 0 or lam[0] <= 1e-12 * lam[-1]:
         rank = int(np.sum(lam > 1e-12 * lam[-1])) if lam[-1] > 0 else 0
         raise ValueError(f"Sigma_xx is singular (rank {rank} < D = {len(lam)}); whitening "
-                         "needs eps > 0 or more samples (P >= D)")
+                         "needs eps > 0, support=True (whiten on the support) or more "
+                         "samples (P >= D)")
     unit_transform = (q / np.sqrt(lam)) @ q.T
     with np.errstate(over="ignore"):
         transform = unit_transform / scale

@@ -12,11 +12,12 @@ PACKAGE = Path(__file__).resolve().parents[1] / "symcnn"
 
 LAYERS = {
     "core": ("symcnn", "symcnn.checks", "symcnn.model", "symcnn.fourier", "symcnn.data",
-             "symcnn.simulate", "symcnn.zoo", "symcnn.instances"),
+             "symcnn.datasets", "symcnn.simulate", "symcnn.zoo", "symcnn.instances"),
     "codegen": ("symcnn.codegen",),
     "symbolic": ("symcnn.symbolic",),
     "theory": ("symcnn.theory",),
     "theorems": ("symcnn.theorems", "symcnn.strategies"),
+    "studies": ("symcnn.plots", "symcnn.analysis", "symcnn.reproduce"),
     "cli": ("symcnn.cli", "symcnn.__main__"),
 }
 """Bottom to top. A module may import its own layer and the layers below it."""

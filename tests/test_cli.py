@@ -46,7 +46,7 @@ def test_plot_is_written_or_the_extra_is_named(tmp_path, capsys):
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        refused(capsys, args, r"symcnn\[plot\]")
+        refused(capsys, args, r"symcnn\[reproduce\]")
     else:
         assert main(args) == 0
         assert path.stat().st_size > 1000

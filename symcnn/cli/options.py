@@ -3,6 +3,7 @@ refusal names the option as typed (``--out``, ``--c-in``), its value and what is
 
 from __future__ import annotations
 
+import importlib
 import math
 from pathlib import Path
 
@@ -23,6 +24,32 @@ def output_file(option: str, value: str) -> Path:
     if not path.absolute().parent.is_dir():
         raise ValueError(f"{option} {value}: the directory {path.parent} does not exist")
     return path
+
+
+def output_dir(option: str, value: str) -> Path:
+    """``value`` of ``option`` as a directory to write into: one that exists, or a new one in
+    a directory that exists (not a file)."""
+    path = Path(value)
+    if not value or (path.exists() and not path.is_dir()):
+        raise ValueError(f"{option} {value!r}: give a directory, not a file")
+    if not path.absolute().parent.is_dir():
+        raise ValueError(f"{option} {value}: the directory {path.parent} does not exist")
+    return path
+
+
+EXTRAS = {"reproduce": ("matplotlib", "sklearn")}
+"""The optional dependencies of each extra, by import name."""
+
+
+def optional(module: str, extra: str, command: str):
+    """Import ``module``, which needs the packages of ``extra``; their absence is an
+    ``OSError`` saying what to install."""
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in EXTRAS[extra]:
+            raise
+        raise OSError(f"{command} needs {error.name}: pip install 'symcnn[{extra}]'") from None
 
 
 def bounded(option: str, value: int, high: int, where: str = "") -> int:

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import __version__, progress, zoo
 from ..simulate import Dense, Fast, Samples, Trajectory, init_random, train
+from .options import optional
 
 ENGINES = {"fast": Fast, "dense": Dense, "samples": Samples}
 RTOL, LR = 1e-8, 0.01
@@ -30,7 +31,7 @@ def add_parser(commands) -> None:
                      help=f"adaptive RK4 accuracy in (0, 1), --method flow (default {RTOL:g})")
     sim.add_argument("--lr", type=float, help=f"step > 0 for --method gd (default {LR:g})")
     sim.add_argument("--rows", type=int, default=11, help="rows of the printed table, >= 1")
-    sim.add_argument("--plot", metavar="FILE", help="save learning curves (needs matplotlib)")
+    sim.add_argument("--plot", metavar="FILE", help="save learning curves (the reproduce extra)")
     sim.add_argument("--quiet", action="store_true", help="no progress on stderr")
     sim.set_defaults(func=run)
 
@@ -143,15 +144,9 @@ def _time(t: float) -> str:
 
 
 def plot(setup: zoo.Setup, runs: dict[str, Trajectory], path: str) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise ValueError("--plot needs matplotlib: pip install 'symcnn[plot]'") from None
+    plots = optional("symcnn.plots", "reproduce", "--plot")
     modes = setup.stats.modes()
-    fig, (ax_u, ax_l) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, ((ax_u, ax_l),) = plots.figure(1, 2)
     for (label, run), style in zip(runs.items(), ("-", "--"), strict=True):
         for a, curve in enumerate(run.mode_strengths(modes).T):
             ax_u.plot(run.times, curve / modes.s[a], style, color=f"C{a}",
@@ -161,6 +156,5 @@ def plot(setup: zoo.Setup, runs: dict[str, Trajectory], path: str) -> None:
     ax_l.set(xlabel="t", ylabel="loss", title="loss")
     ax_u.legend(fontsize=7)
     ax_l.legend()
-    fig.tight_layout()
     fig.savefig(path, dpi=120)
     print(f"figure written to {path}")

@@ -151,7 +151,8 @@ def test_a_document_puts_the_parts_under_one_title(tmp_path):
         assert part.to_markdown().replace("# ", "## ", 1) in md
     tex = doc.to_latex()
     assert tex.startswith("\\documentclass{article}\n\\usepackage{amsmath,amssymb}\n"
-                          "\\allowdisplaybreaks\n\\begin{document}\n"
+                          "\\usepackage{breqn}\n\\allowdisplaybreaks\n\\sloppy\n"
+                          "\\begin{document}\n"
                           "\\title{Two parts \\& a title}\n\\date{}\n\\maketitle\n"
                           "An intro with $x_n$ and 5\\%.\n\\section*{Parseval")
     assert tex.endswith("\\end{enumerate}\n\\end{document}\n")

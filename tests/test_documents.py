@@ -3,6 +3,7 @@ as ``symcnn derive --all`` writes it; each .tex compiles) and docs/theorems-cata
 ``SYMCNN_UPDATE_DOCS=1`` rewrites stale ones instead of failing."""
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -42,9 +43,23 @@ def test_the_committed_document_is_current(written, name):
     assert_current(DOCS / "derivations" / name, (written / name).read_text())
 
 
-@pytest.mark.parametrize("stem", list(registry.FILES))
-def test_the_latex_document_compiles(written, stem):
+OVERFULL_PT = 3.0  # the widest line allowed past the margin (TeX's rounding, a dangling comma)
+_NESTED = ("step 7 (readout flow is diagonal) is ~108pt too wide: breqn indents its deeply "
+           "nested parentheses past the margin")
+TOO_WIDE = {"cnn_fourier": _NESTED, "cnn_fourier_convolution": _NESTED,
+            "closed_forms": "an R3c t(u) branch is ~7pt too wide: its fraction is not split"}
+"""Known overflows, strict xfails: fixing one makes its test fail until it is removed here."""
+
+
+@pytest.mark.parametrize("stem", [
+    pytest.param(stem, marks=pytest.mark.xfail(strict=True, reason=TOO_WIDE[stem]))
+    if stem in TOO_WIDE else stem for stem in registry.FILES])
+def test_the_latex_document_compiles_inside_the_margins(written, stem):
+    """pdflatex's log reports no ``Overfull \\hbox`` wider than :data:`OVERFULL_PT`."""
     compile_latex(written / f"{stem}.tex")
+    log = (written / f"{stem}.log").read_text(errors="replace")
+    wide = re.findall(r"Overfull \\hbox \((\S+)pt too wide\).*", log)
+    assert all(float(w) <= OVERFULL_PT for w in wide), f"{stem}.tex overfull by {wide} pt"
 
 
 def test_the_theorem_catalogue_is_current():

@@ -9,10 +9,14 @@
   ``doit()``; the ``Indexed`` entries that remain (kernel weights, data) get random values.
 
 A failing check raises :class:`DerivationError` naming the step.  A derivation renders to a
-standalone LaTeX (amsmath) document, to Markdown with ``$$`` math, and in Jupyter through
-``_repr_latex_``; the output depends only on the derivation, so it is byte-identical across
-runs and machines.  A :class:`Document` puts several derivations under one title (e.g.
-docs/derivations/closed_forms.{tex,md}).
+standalone LaTeX (amsmath, breqn) document, to Markdown with ``$$`` math, and in Jupyter
+through ``_repr_latex_``.  In the LaTeX document equations are kept inside the margins:
+breqn's ``dmath*`` breaks a long one across lines, a long statement's fraction with a long
+numerator ``n`` over ``d`` is printed as ``(1/d) n``, a long matrix statement is written entry
+by entry and a long piecewise one branch by branch; ``\\sloppy`` lets text with inline math
+and long identifiers break.  The output depends only on the derivation, so it is
+byte-identical across runs and machines.  A :class:`Document` puts several derivations under
+one title (e.g. docs/derivations/closed_forms.{tex,md}).
 
 Helpers shared by the derivations: :func:`op` (a display symbol) and :func:`mpmath_matrix`
 (a numeric SymPy matrix in mpmath).
@@ -32,7 +36,10 @@ from .. import progress
 
 MIN_DIGITS = 30
 _LATEX_HEAD = (r"\documentclass{article}", r"\usepackage{amsmath,amssymb}",
-               r"\allowdisplaybreaks")
+               r"\usepackage{breqn}", r"\allowdisplaybreaks", r"\sloppy")
+_LONG = 50  # estimated glyphs in a statement beyond which the LaTeX document writes it in parts
+_LONG_FRAC_RATIO = 9  # a long statement's fraction with a numerator this many times longer
+# than its denominator (in SymPy's tokens) is printed as 1/denominator times numerator
 
 
 class DerivationError(AssertionError):
@@ -55,6 +62,22 @@ class Step:
     def latex(self) -> str:
         lhs, rhs = self.display or (self.lhs, self.rhs)
         return f"{sp.latex(lhs)} = {sp.latex(rhs)}"
+
+    def latex_lines(self) -> list[str]:
+        """The statement as lines of a LaTeX document, inside the margins: one breqn
+        ``dmath*`` if it is short (:data:`_LONG` estimated glyphs) or breqn can break it,
+        else (a matrix) one per entry ``(i, j)``, 1-based, or (a piecewise right-hand side)
+        one per branch, each long one with :data:`_LONG_FRAC_RATIO` applied."""
+        lhs, rhs = self.display or (self.lhs, self.rhs)
+        if _glyphs(self.latex()) <= _LONG:
+            return _dmath(self.latex())
+        if _is_matrix(lhs):
+            return [line for (i, j), (left, right) in _entrywise(lhs, rhs)
+                    for line in [rf"entry $({i}, {j})$:", *_dmath(_long_latex(left, right))]]
+        if isinstance(rhs, sp.Piecewise):
+            return [line for value, condition in rhs.args
+                    for line in _dmath(_long_latex(lhs, value) + _condition(condition))]
+        return _dmath(_long_latex(lhs, rhs))
 
 
 @dataclass
@@ -121,7 +144,7 @@ class Derivation:
         lines.append(r"\begin{enumerate}")
         for s in self.steps:
             lines += [rf"\item \textbf{{{_tex_text(s.name)}}}: {_tex_text(s.justification)}",
-                      r"\begin{align*}", s.latex(), r"\end{align*}",
+                      *s.latex_lines(),
                       rf"\emph{{Check: {_tex_text(s.verified)}.}}"]
         lines.append(r"\end{enumerate}")
         return lines
@@ -313,6 +336,35 @@ def _shape(expr) -> tuple[int, ...]:
 
 def _entries(expr) -> list:
     return list(expr) if _is_matrix(expr) else [expr]
+
+
+def _glyphs(latex: str) -> int:
+    """Estimated glyphs in ``latex``: each command (``\\sum``) one, braces, scripts, spaces
+    and sizing (``\\left``, ``\\right``) none."""
+    latex = re.sub(r"\\(?:left|right)(?![A-Za-z])", "", latex)
+    return len(re.sub(r"[{}^_\s]", "", re.sub(r"\\[A-Za-z]+", "c", latex)))
+
+
+def _long_latex(lhs, rhs) -> str:
+    """``lhs = rhs`` with long fractions split (:data:`_LONG_FRAC_RATIO`)."""
+    return " = ".join(sp.latex(side, long_frac_ratio=_LONG_FRAC_RATIO) for side in (lhs, rhs))
+
+
+def _entrywise(lhs, rhs) -> list:
+    """``((i, j), (lhs_ij, rhs_ij))`` for every entry, 1-based."""
+    return [((i + 1, j + 1), (lhs[i, j], rhs[i, j]))
+            for i in range(lhs.rows) for j in range(lhs.cols)]
+
+
+def _condition(condition) -> str:
+    """A piecewise branch's condition, after its value."""
+    if condition == sp.true:
+        return r", \quad \text{otherwise}"
+    return rf", \quad \text{{for }} {sp.latex(condition)}"
+
+
+def _dmath(latex: str) -> list[str]:
+    return [r"\begin{dmath*}", latex, r"\end{dmath*}"]
 
 
 def _tex_text(text: str) -> str:

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from .. import plots, progress
 from ..checks import flag, positive_int
-from . import documents, texture, transitions
+from . import documents, speed, texture, transitions
 from .base import Finding, Measure, Settings
 from .report import Report
 
-FINDINGS = (transitions, texture)
+FINDINGS = (transitions, speed, texture)
 """The findings' modules, in the order of their figures."""
 
 __all__ = ["FINDINGS", "Finding", "Measure", "Report", "Settings", "run"]

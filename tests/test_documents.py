@@ -44,16 +44,9 @@ def test_the_committed_document_is_current(written, name):
 
 
 OVERFULL_PT = 3.0  # the widest line allowed past the margin (TeX's rounding, a dangling comma)
-_NESTED = ("step 7 (readout flow is diagonal) is ~108pt too wide: breqn indents its deeply "
-           "nested parentheses past the margin")
-TOO_WIDE = {"cnn_fourier": _NESTED, "cnn_fourier_convolution": _NESTED,
-            "closed_forms": "an R3c t(u) branch is ~7pt too wide: its fraction is not split"}
-"""Known overflows, strict xfails: fixing one makes its test fail until it is removed here."""
 
 
-@pytest.mark.parametrize("stem", [
-    pytest.param(stem, marks=pytest.mark.xfail(strict=True, reason=TOO_WIDE[stem]))
-    if stem in TOO_WIDE else stem for stem in registry.FILES])
+@pytest.mark.parametrize("stem", registry.FILES)
 def test_the_latex_document_compiles_inside_the_margins(written, stem):
     """pdflatex's log reports no ``Overfull \\hbox`` wider than :data:`OVERFULL_PT`."""
     compile_latex(written / f"{stem}.tex")

@@ -12,11 +12,14 @@ A failing check raises :class:`DerivationError` naming the step.  A derivation r
 standalone LaTeX (amsmath, breqn) document, to Markdown with ``$$`` math, and in Jupyter
 through ``_repr_latex_``.  In the LaTeX document equations are kept inside the margins:
 breqn's ``dmath*`` breaks a long one across lines, a long statement's fraction with a long
-numerator ``n`` over ``d`` is printed as ``(1/d) n``, a long matrix statement is written entry
-by entry and a long piecewise one branch by branch; ``\\sloppy`` lets text with inline math
-and long identifiers break.  The output depends only on the derivation, so it is
-byte-identical across runs and machines.  A :class:`Document` puts several derivations under
-one title (e.g. docs/derivations/closed_forms.{tex,md}).
+numerator ``a n`` over ``d`` is printed as ``(a/d) n`` (``a`` a few leading factors, so breqn
+can break ``n``), a long matrix statement is written entry by entry and a long piecewise one
+branch by branch; ``\\sloppy`` lets text with inline math and long identifiers break.  All
+math is printed by SymPy's printer but for the brackets it puts around any term holding a
+``Mod``, dropped when the ``Mod`` is only in a subscript (``a_{g \\bmod N}``).  The output
+depends only on the derivation, so it is byte-identical across runs and machines.  A
+:class:`Document` puts several derivations under one title (e.g.
+docs/derivations/closed_forms.{tex,md}).
 
 Helpers shared by the derivations: :func:`op` (a display symbol) and :func:`mpmath_matrix`
 (a numeric SymPy matrix in mpmath).
@@ -31,6 +34,7 @@ from pathlib import Path
 
 import mpmath
 import sympy as sp
+from sympy.printing.latex import LatexPrinter
 
 from .. import progress
 
@@ -38,8 +42,10 @@ MIN_DIGITS = 30
 _LATEX_HEAD = (r"\documentclass{article}", r"\usepackage{amsmath,amssymb}",
                r"\usepackage{breqn}", r"\allowdisplaybreaks", r"\sloppy")
 _LONG = 50  # estimated glyphs in a statement beyond which the LaTeX document writes it in parts
-_LONG_FRAC_RATIO = 9  # a long statement's fraction with a numerator this many times longer
-# than its denominator (in SymPy's tokens) is printed as 1/denominator times numerator
+_LONG_NUMERATOR = 30  # estimated glyphs in a long statement's fraction's numerator beyond
+# which it is split: its leading factors up to _SPLIT_TOKENS (SymPy's tokens) over the
+# denominator, times the rest
+_SPLIT_TOKENS = 4
 
 
 class DerivationError(AssertionError):
@@ -61,13 +67,13 @@ class Step:
 
     def latex(self) -> str:
         lhs, rhs = self.display or (self.lhs, self.rhs)
-        return f"{sp.latex(lhs)} = {sp.latex(rhs)}"
+        return f"{_latex(lhs)} = {_latex(rhs)}"
 
     def latex_lines(self) -> list[str]:
         """The statement as lines of a LaTeX document, inside the margins: one breqn
         ``dmath*`` if it is short (:data:`_LONG` estimated glyphs) or breqn can break it,
         else (a matrix) one per entry ``(i, j)``, 1-based, or (a piecewise right-hand side)
-        one per branch, each long one with :data:`_LONG_FRAC_RATIO` applied."""
+        one per branch, each long one with its long numerators split (:data:`_LONG_NUMERATOR`)."""
         lhs, rhs = self.display or (self.lhs, self.rhs)
         if _glyphs(self.latex()) <= _LONG:
             return _dmath(self.latex())
@@ -345,9 +351,48 @@ def _glyphs(latex: str) -> int:
     return len(re.sub(r"[{}^_\s]", "", re.sub(r"\\[A-Za-z]+", "c", latex)))
 
 
+class _Printer(LatexPrinter):
+    """SymPy's LaTeX printer without brackets around a term or factor whose only ``Mod`` is
+    in a subscript (``{a}_{g \\bmod N}``); with ``split``, a fraction whose numerator is long
+    (:data:`_LONG_NUMERATOR`) ``a b`` over ``d`` is printed as ``\\frac{a}{d} b``, ``a`` its
+    leading factors up to :data:`_SPLIT_TOKENS` tokens (SymPy's ``long_frac_ratio`` split)."""
+
+    def __init__(self, split: bool = False):
+        super().__init__()
+        self._split = split
+
+    def _needs_add_brackets(self, expr) -> bool:
+        return super()._needs_add_brackets(_unindexed(expr))
+
+    def _needs_mul_brackets(self, expr, first=False, last=False) -> bool:
+        return super()._needs_mul_brackets(_unindexed(expr), first=first, last=last)
+
+    def _print_Mul(self, expr) -> str:
+        numerator, denominator = sp.fraction(expr, exact=True)
+        ratio = None
+        if (self._split and denominator != 1
+                and _glyphs(self._print(numerator)) > _LONG_NUMERATOR):
+            ratio = _SPLIT_TOKENS / len(self._print(denominator).split())
+        saved, self._settings["long_frac_ratio"] = self._settings["long_frac_ratio"], ratio
+        try:
+            return super()._print_Mul(expr)
+        finally:
+            self._settings["long_frac_ratio"] = saved
+
+
+def _unindexed(expr):
+    """``expr`` with each ``Indexed`` entry replaced by a plain symbol."""
+    return expr.xreplace({i: sp.Dummy() for i in expr.atoms(sp.Indexed)})
+
+
+def _latex(expr, split: bool = False) -> str:
+    """``expr`` in LaTeX by :class:`_Printer`."""
+    return _Printer(split).doprint(expr)
+
+
 def _long_latex(lhs, rhs) -> str:
-    """``lhs = rhs`` with long fractions split (:data:`_LONG_FRAC_RATIO`)."""
-    return " = ".join(sp.latex(side, long_frac_ratio=_LONG_FRAC_RATIO) for side in (lhs, rhs))
+    """``lhs = rhs`` with long numerators split (:data:`_LONG_NUMERATOR`)."""
+    return " = ".join(_latex(side, split=True) for side in (lhs, rhs))
 
 
 def _entrywise(lhs, rhs) -> list:
@@ -357,10 +402,11 @@ def _entrywise(lhs, rhs) -> list:
 
 
 def _condition(condition) -> str:
-    """A piecewise branch's condition, after its value."""
+    """A piecewise branch's condition, after its value, in a group (breqn does not break it
+    at its relation)."""
     if condition == sp.true:
         return r", \quad \text{otherwise}"
-    return rf", \quad \text{{for }} {sp.latex(condition)}"
+    return rf", \quad \text{{for }} {{{_latex(condition)}}}"
 
 
 def _dmath(latex: str) -> list[str]:

@@ -327,8 +327,9 @@ def zca_whiten(x, eps: float = 0.0, support: bool = False) -> tuple[np.ndarray, 
     ``Sigma_xx + eps I`` in place of ``Sigma_xx`` when ``eps > 0``.  With ``support`` (and
     ``eps = 0``), a singular ``Sigma_xx`` (e.g. pixels that are always 0) is whitened on its
     support: the transform is the pseudo-inverse square root (eigenvalues below ``1e-12``
-    of the largest count as 0), and ``<x x^T>`` of the result is the orthogonal projector
-    onto the support.
+    of the largest count as 0), refined once (the result whitened again on its support, for
+    a nearly singular ``Sigma_xx``), and ``<x x^T>`` of the result is the orthogonal
+    projector onto the support to rounding.
     """
     x = finite_array("x", x)
     eps = nonnegative("eps", eps)
@@ -359,6 +360,11 @@ def zca_whiten(x, eps: float = 0.0, support: bool = False) -> tuple[np.ndarray, 
                          "needs eps > 0, support=True (whiten on the support) or more "
                          "samples (P >= D)")
     unit_transform = (q / np.sqrt(lam)) @ q.T
+    if support:  # refine: <x x^T> of the result is Pi up to eps / (smallest kept lam)
+        white = unit @ unit_transform
+        lam, q = np.linalg.eigh(white.T @ white / len(x))
+        kept = lam > 0.5
+        unit_transform = unit_transform @ (q[:, kept] / np.sqrt(lam[kept])) @ q[:, kept].T
     with np.errstate(over="ignore"):
         transform = unit_transform / scale
     if not np.all(np.isfinite(transform)):

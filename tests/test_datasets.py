@@ -74,3 +74,17 @@ def test_whitening_on_the_support_gives_a_projector():
         zca_whiten(x, eps=0.1, support=True)
     with pytest.raises(TypeError, match="support"):
         zca_whiten(x, support="yes")
+
+
+def test_whitening_on_the_support_of_a_nearly_singular_covariance_is_exact():
+    """A direction of variance 1e-8 (the smallest kept eigenvalue of Sigma_xx) and a dead
+    one, mixed over the pixels: the refined transform gives a projector to 1e-11 (one
+    pseudo-inverse pass alone: 2e-8)."""
+    rng = np.random.default_rng(2)
+    z = rng.standard_normal((500, 6))
+    z[:, 0], z[:, 1] = 0.0, 1e-4 * z[:, 1]
+    x = (z @ np.linalg.qr(rng.standard_normal((6, 6)))[0].T)[:, None]
+    white, _ = zca_whiten(x, support=True)
+    flat = white.reshape(500, -1)
+    sxx = flat.T @ flat / 500
+    assert np.abs(sxx @ sxx - sxx).max() < 1e-11 and round(np.trace(sxx)) == 5

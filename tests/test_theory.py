@@ -15,6 +15,7 @@ from symcnn import (
     LinearCNN,
     Statistics,
     aligned_spectrum,
+    fourier,
     init_balanced,
     init_random,
     train,
@@ -418,3 +419,176 @@ def test_a_mode_that_starts_above_half_its_limit_has_half_way_time_zero():
     assert theory.half_times(2.0)[0] == 0.0
     # from below: R3's t_1/2 = tau ln(s/u0 - 1) / (2 sqrt(N) s)
     np.testing.assert_allclose(theory.half_times(1e-3), np.log(1e3 - 1) / 4, rtol=1e-12)
+
+
+# ---------------------------------------------------------------- depth > 1 (R5)
+
+
+def aligned_run(theory, times, u0, rtol=1e-12):
+    """Full-network flow from a balanced aligned start of strength ``u0``."""
+    engine = Fast if theory.cnn else Dense
+    if theory.cnn:
+        start = init_balanced(theory.model, aligned_spectrum(theory.stats, u0))
+    else:
+        u, _, vt = np.linalg.svd(theory.stats.syx, full_matrices=False)
+        start = init_balanced(theory.model, u0 * u @ vt)
+    return train(engine(theory.model, theory.stats), start, times, rtol=rtol)
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+@pytest.mark.parametrize("data", [white, stationary])
+def test_deep_closed_forms_predict_the_full_network_flow(depth, data):
+    """R5 through the same methods: maps, loss and dataset strengths from a balanced aligned
+    start (``u0 = |M_f(0)|``) against training with rtol 1e-12; measured < 1e-11 relative
+    (the bisection of t(u) is exact to rounding; the error is the integrator's)."""
+    model = LinearCNN(shape=6, depth=depth)
+    theory = Theory(model, data(model, 1))
+    assert not theory.hypotheses["depth 1"].holds
+    u0 = 1e-2 * np.max(theory.strengths)
+    half = theory.frequency_half_times(u0)
+    times = np.linspace(0, 2 * half[np.isfinite(half)].max(), 9)
+    run = aligned_run(theory, times, u0)
+    maps, scale = theory.maps(times, u0), np.abs(run.maps).max()
+    assert np.abs(maps[-1]).max() > 0.5 * scale  # past the transitions
+    assert np.abs(maps - run.maps).max() < 1e-10 * scale
+    assert np.abs(theory.loss(times, u0) - run.loss).max() < 1e-10 * np.abs(run.loss).max()
+    np.testing.assert_allclose(theory.mode_strengths_at(times, u0),
+                               simulated_strengths(theory, run), rtol=0, atol=1e-10 * scale)
+
+
+@pytest.mark.parametrize("depth, data", [(1, stationary), (2, white), (3, stationary)])
+def test_half_times_are_where_the_simulated_strengths_reach_half(depth, data):
+    """``frequency_half_times`` (closed form) and ``half_times`` (bisection): at those times
+    the trained network's ``u_fj`` and ``u_a`` are at half their limits, to 1e-9 relative."""
+    model = LinearCNN(shape=6, depth=depth)
+    theory = Theory(model, data(model, 2))
+    u0 = 1e-3 * np.max(theory.strengths)
+    t_f, t_a = theory.frequency_half_times(u0), theory.half_times(u0)
+    live = np.isfinite(t_f)
+    times = np.concatenate([[0.0], t_f[live], t_a])
+    order = np.argsort(times)
+    run = aligned_run(theory, times[order], u0)
+    u = simulated_strengths(theory, run)[np.argsort(order)]
+    limit = theory.strengths / theory.input_strengths
+    at_half = u[1 + np.arange(live.sum()), *np.nonzero(live)]
+    np.testing.assert_allclose(at_half, limit[live] / 2, rtol=1e-9)
+    final = theory.dataset_mode_strengths([1e6], u0)[0]
+    modes = stats_modes_strengths(theory, run)[np.argsort(order)][-len(t_a):]
+    np.testing.assert_allclose(np.diagonal(modes), final / 2, rtol=1e-9)
+    assert np.all(t_f[~live] == np.inf)
+    assert np.all(theory.frequency_half_times(limit.max()) == np.where(live, 0.0, np.inf))
+
+
+def stats_modes_strengths(theory, run):
+    """``u_a = u_a^T M v_a`` of a simulated run, shape ``(T, a)``."""
+    modes = theory.modes
+    v = modes.v.reshape(len(modes.s), -1)
+    return np.einsum("oa,tod,ad->ta", modes.u, run.maps, v)
+
+
+def test_deep_results_not_derived_for_depth_greater_than_one_refuse():
+    model = LinearCNN(shape=6, depth=2)
+    theory = Theory(model, white(model, 0))
+    start = init_balanced(model, aligned_spectrum(theory.stats, 1e-3))
+    for call in (lambda: theory.gd_mode_strengths(3, 0.01, 1e-3), lambda: theory.rates,
+                 lambda: theory.max_stable_lr, lambda: theory.effective_u0(start),
+                 lambda: theory.dominant_frequency_half_times(1e-4)):
+        with pytest.raises(ValueError, match="hypothesis 'depth 1' fails"):
+            call()
+    with pytest.raises(ValueError, match="u0 = .* is above the limit s/lambda .* growing"):
+        theory.maps([1.0], 2 * np.max(theory.strengths))
+    wide = LinearCNN(shape=6, depth=2, n_out=2, channels=2)
+    with pytest.raises(ValueError, match=r"hypothesis 'scalar blocks \(depth > 1\)' fails"):
+        Theory(wide, white(wide, 0)).maps([1.0], 1e-3)
+
+
+@pytest.mark.parametrize("model", [LinearCNN(shape=(3, 4), channels=3, n_out=2, c_in=2),
+                                   FullyConnected(6, 3, 2)])
+def test_svd_reconstructs_the_targets(model):
+    """``(P, S, Q^*)``: ``T_f = P_f diag(S_f) Q_f^*`` over flat frequencies (``to_flat``)."""
+    stats = white(model, 3) if isinstance(model, LinearCNN) else Statistics(
+        shape=6, sxx=np.eye(6), syx=np.random.default_rng(3).standard_normal((2, 6)))
+    p, s, qh = Theory(model, stats).svd
+    target = (fourier.to_flat(stats.output_spectrum()) if isinstance(model, LinearCNN)
+              else stats.syx[None])
+    np.testing.assert_allclose(np.einsum("fpj,fj,fjq->fpq", p, s, qh), target, atol=1e-12)
+    assert np.all(np.diff(s, axis=1) <= 0) and p.shape[:2] == target.shape[:2]
+
+
+# ---------------------------------------------------------------- white on its support
+
+
+def whitened_on_support(x):
+    """Samples ``x`` ``(P, D)`` whitened on their support (NumPy oracle): ``Sigma^{+1/2} x``,
+    eigenvalues below ``1e-10`` of the largest dropped."""
+    lam, q = np.linalg.eigh(x.T @ x / len(x))
+    keep = lam > 1e-10 * lam.max()
+    return x @ (q[:, keep] / np.sqrt(lam[keep])) @ q[:, keep].T
+
+
+def support_data(kind, c_in=1, n=6, samples=200, seed=0):
+    """Whitened samples with a dead pixel (``kind = "pixel"``) or zero-mean images
+    (``"mean"``, a block-circulant projector, ``lambda_0 = 0``) and linear targets."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((samples, c_in, n))
+    if kind == "pixel":
+        x[:, :, 0] = 0.0
+    else:
+        x -= x.mean(axis=2, keepdims=True)
+    flat = whitened_on_support(x.reshape(samples, -1))
+    y = flat @ rng.standard_normal((2, c_in * n)).T
+    return Statistics.from_samples(flat.reshape(x.shape), y)
+
+
+def test_fully_connected_theory_on_data_white_on_its_support():
+    """Dead pixel: ``Sigma_xx = Pi`` (rank D - 1): R1 on the support, against training with
+    rtol 1e-12 (measured < 1e-11 relative)."""
+    stats = support_data("pixel")
+    theory = Theory(FullyConnected(6, 2, 2), stats)
+    hypotheses = theory.hypotheses
+    assert not hypotheses["white input"].holds and hypotheses["white on its support"].holds
+    assert "rank 5" in hypotheses["white on its support"].detail
+    u0, times = 1e-3, np.linspace(0, 8, 9)
+    run = aligned_run(theory, times, u0)
+    scale = np.abs(run.maps).max()
+    assert np.abs(theory.maps(times, u0) - run.maps).max() < 1e-10 * scale
+    assert np.abs(theory.loss(times, u0) - run.loss).max() < 1e-10 * np.abs(run.loss).max()
+    leak = Statistics(shape=6, sxx=stats.sxx, syx=stats.syx + np.eye(2, 6))  # T on pixel 0
+    with pytest.raises(ValueError, match=r"hypothesis 'white on its support' fails \(Sigma_"
+                                         r"xx = Pi, an orthogonal projector of rank 5"):
+        Theory(FullyConnected(6, 2, 2), leak).half_times(1e-3)
+
+
+@pytest.mark.parametrize("c_in", [1, 2])
+def test_cnn_theory_on_zero_mean_images_white_on_their_support(c_in):
+    """Zero-mean images: ``Sigma_xx`` a block-circulant projector, ``Lambda_f`` 0 at ``f = 0``
+    and 1 elsewhere (``C_in = 1``), ``T_0 = 0``: the CNN and fully connected theories (and the
+    dominant-frequency approximation, which needs white input on the support) answer, and
+    the CNN's maps follow training (rtol 1e-12) to 1e-10.  The same data with a dead pixel are
+    not stationary: the CNN refuses."""
+    stats = support_data("mean", c_in)
+    model = LinearCNN(shape=6, channels=2, n_out=2, c_in=c_in)
+    theory = Theory(model, stats)
+    assert theory.hypotheses["white on its support"].holds
+    if c_in == 1:
+        np.testing.assert_allclose(theory.input_strengths[:, 0], [0, 1, 1, 1, 1, 1], atol=1e-12)
+    u0 = 1e-3 * np.max(theory.strengths)
+    times = np.linspace(0, 2 * np.max(theory.half_times(u0)), 5)
+    run = aligned_run(theory, times, u0)
+    scale = np.abs(run.maps).max()
+    assert np.abs(theory.maps(times, u0) - run.maps).max() < 1e-10 * scale
+    assert np.all(np.isfinite(theory.baseline().half_times(1e-3)))
+    if c_in == 1:
+        assert np.all(np.isfinite(theory.dominant_frequency_half_times(1e-6)))
+    with pytest.raises(ValueError, match="hypothesis 'stationary input' fails"):
+        Theory(model, support_data("pixel", c_in)).maps([1.0], 1e-3)
+
+
+def test_a_subnormal_u0_is_refused_not_a_nan():
+    """``s / (lambda u0)`` overflows for ``u0 = 5e-324``: a ValueError naming u0 (it was NaN
+    at late times and 0 at t = 0; found by tests/test_fuzz.py)."""
+    model = LinearCNN(shape=1)
+    theory = Theory(model, Statistics(shape=1, sxx=np.eye(1), syx=np.array([[0.126]])))
+    with pytest.raises(ValueError, match=r"u0 = 4.94e-324 is too small: s_fj / \(lambda_f u0\)"):
+        theory.mode_strengths_at([0.0, 1e300], 5e-324)
+    assert np.isfinite(theory.mode_strengths_at([0.0, 1e300], 1e-300)).all()

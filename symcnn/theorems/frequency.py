@@ -58,8 +58,9 @@ frequency falls to ~1e-9 of the strongest: their accuracy is about ``1.3e-17 / 1
 
 def growth_rates(model: LinearCNN, stats: Statistics) -> tuple[np.ndarray, np.ndarray]:
     """``gamma_j`` (``gamma_j^2`` the eigenvalues of ``S D S``) and the top kernel spectrum of
-    the linearised small-kernel flow (:func:`symcnn.theory.small_kernels.r4_growth_rates`)."""
-    return small_kernels.r4_growth_rates(stats.output_spectrum()[0, 0],
+    the linearised small-kernel flow (:func:`symcnn.theory.small_kernels.r4_growth_rates`,
+    ``S = diag(||T_f||)`` over all outputs)."""
+    return small_kernels.r4_growth_rates(stats.output_spectrum()[:, 0],
                                          small_kernels.dirichlet_matrix(model))
 
 
@@ -100,7 +101,14 @@ def linearised_spectra(model: LinearCNN, stats: Statistics, params, times,
     ``params``.  With ``G = conj(T) D T = Q Gamma^2 Q^*`` (the spectrum of ``S D S``):
     ``conj(beta)(t) = Q[cosh(Gamma t/tau) b + sinh(Gamma t/tau)/Gamma c]`` and
     ``kappa(t) = kappa(0) + D T Q[sinh(Gamma t/tau)/Gamma b + (cosh(Gamma t/tau) - 1)/Gamma^2
-    c]``, ``b = Q^* conj(beta(0))``, ``c = Q^* conj(T) kappa(0)``."""
+    c]``, ``b = Q^* conj(beta(0))``, ``c = Q^* conj(T) kappa(0)``.  One output and ``C_in = 1``
+    (else ``ValueError``; the growth rates and directions of several outputs are
+    :func:`symcnn.theory.small_kernels.linearised`)."""
+    if (model.n_out, model.c_in) != (1, 1):
+        raise ValueError(f"model: R4's linearised trajectory is written for N_o = C_in = 1, "
+                         f"got N_o = {model.n_out}, C_in = {model.c_in} (growth rates and "
+                         "directions for several outputs: symcnn.theory.small_kernels."
+                         "linearised)")
     t_hat = stats.output_spectrum()[0, 0].ravel()
     big_d = small_kernels.dirichlet_matrix(model)
     eigenvalues, q = np.linalg.eigh(np.conj(t_hat)[:, None] * big_d * t_hat[None, :])

@@ -1,5 +1,7 @@
 """Predictions of the per-frequency theory for a (model, data) pair (docs/theory-reference.md,
-R1-R3c).
+R1-R3c, R5).  Array axes follow one layout (docs/theory.md): ``T`` times, ``K`` steps,
+``F`` flat frequencies (:func:`symcnn.fourier.to_flat`), ``r`` singular modes (descending),
+``a`` dataset modes.
 
 For a linear CNN with full kernels and stationary input the gradient flow splits into one
 system per frequency (R2). With a balanced, aligned initialisation of strength ``u0`` every
@@ -8,7 +10,10 @@ singular mode ``j`` of ``T_f = P_f S_f Q_f^*`` evolves on its own:
 (R3, R3b, R3c), and for the fully connected baseline each dataset mode follows Saxe's
 ``tau du/dt = 2 u (s_a - u)`` (R1). Gradient descent with step ``eta`` (``t = eta tau k``)
 follows the exact discrete map ``u <- u (1 + eta c (s - lambda u))^2``, ``c = sqrt(N)``
-(CNN) or 1 (fully connected), derived in :func:`symcnn.symbolic.closed_forms.gd`.
+(CNN) or 1 (fully connected), derived in :func:`symcnn.symbolic.closed_forms.gd`.  With
+``depth > 1`` (``L = depth + 1``, ``C_in = N_o = 1``) each frequency follows R5,
+``tau du/dt = L N^((L-1)/L) u^(2-2/L) (s - lambda u)``, whose implicit ``t(u)`` is inverted
+numerically.
 
 :class:`Theory` states which hypotheses hold; a prediction whose hypotheses fail raises a
 ``ValueError`` saying which. With ``approximate=True`` two of them may fail, and the
@@ -41,6 +46,13 @@ from ..model import FullyConnected, LinearCNN
 from . import kernels
 
 WHITE_RTOL = 1e-10
+BISECTION_STEPS = 64
+DOUBLINGS = 64
+"""How often :meth:`Theory.half_times` doubles its bracket beyond the slowest frequency's
+half-way time before it gives up (a mode that never reaches half its limit)."""
+"""Bisection steps inverting R5's implicit ``t(u)`` (depth > 1) on ``ln u`` over
+``(ln u0, ln(s/lambda))``: ``u`` to relative ``2^-64 ln(s/(lambda u0))`` (below ``1e-16`` for
+any float64 ``u0``), plus the rounding of ``t(u)``."""
 APPROXIMATIONS = {
     "full kernel": "kernel smaller than the image: the coupling of frequencies through D (R4) "
                    "is replaced by its diagonal k I, gain sqrt(k)",
@@ -107,13 +119,14 @@ class Theory:
         white = np.allclose(stats.sxx, np.eye(stats.n_in), rtol=0, atol=WHITE_RTOL)
         out["white input"] = Hypothesis("white input", white,
                                         "Sigma_xx = I" if white else "Sigma_xx != I")
+        support = self._white_on_support()
         model = self.model
         rank = int(np.max(np.sum(self._svd[1] > self._cutoff, axis=1)))
         if not self.cnn:
             out["enough hidden units"] = Hypothesis(
                 "enough hidden units", rank <= model.hidden,
                 f"rank of Sigma_yx {rank}, hidden = {model.hidden} (R1's aligned start)")
-            return out
+            return {**out, support.name: support}
         out["full kernel"] = Hypothesis("full kernel", model.full_kernel,
                                         f"kernel {model.kernel}, shape {model.shape}")
         out["stationary input"] = Hypothesis(
@@ -121,15 +134,48 @@ class Theory:
             f"relative deviation of Sigma_xx from block-circulant {stats.stationarity:.3g}")
         out["depth 1"] = Hypothesis("depth 1", model.depth == 1,
                                     f"{model.depth} convolution layer(s)")
+        out["scalar blocks (depth > 1)"] = Hypothesis(
+            "scalar blocks (depth > 1)", model.depth == 1 or model.c_in == model.n_out == 1,
+            f"C_in = {model.c_in}, N_o = {model.n_out}, depth {model.depth}: R5 is derived "
+            "for C_in = N_o = 1")
         out["enough channels"] = Hypothesis(
             "enough channels", rank <= model.channels,
             f"rank of T_f up to {rank}, C = {model.channels}")
         if model.c_in > 1:
             out["white input (C_in > 1)"] = Hypothesis(
-                "white input (C_in > 1)", white, "R3c needs Lambda_f = I when C_in > 1")
+                "white input (C_in > 1)", support.holds,
+                "R3c needs Lambda_f = I (or white on its support) when C_in > 1")
         else:
             out["input power"] = self._input_power()
-        return out
+        return {**out, support.name: support}
+
+    @cached_property
+    def _projector(self) -> bool:
+        """Whether ``Sigma_xx`` is an orthogonal projector ``Pi = Pi^T = Pi^2`` (entries within
+        :data:`WHITE_RTOL`)."""
+        sxx = self.stats.sxx
+        return bool(np.allclose(sxx, sxx.T, rtol=0, atol=WHITE_RTOL)
+                    and np.allclose(sxx @ sxx, sxx, rtol=0, atol=WHITE_RTOL))
+
+    def _white_on_support(self) -> Hypothesis:
+        """Whether ``Sigma_xx = Pi`` is an orthogonal projector and ``Sigma_yx Pi = Sigma_yx``
+        (to :data:`WHITE_RTOL` of ``|Sigma_yx|``, Frobenius; real data obey the second:
+        ``(I - Pi) x = 0`` almost surely).  Then every mode of ``Sigma_yx`` lies in the support
+        of ``Pi``, where the input is white, and the flow there is that of white input."""
+        stats, name = self.stats, "white on its support"
+        if not self._projector:
+            return Hypothesis(name, False, "Sigma_xx is no orthogonal projector")
+        rank = int(round(np.trace(stats.sxx)))
+        leak = float(np.linalg.norm(stats.syx - stats.syx @ stats.sxx))
+        holds = leak <= WHITE_RTOL * np.linalg.norm(stats.syx)
+        return Hypothesis(name, bool(holds), (
+            f"Sigma_xx = Pi, an orthogonal projector of rank {rank}, and |Sigma_yx (I - Pi)| = "
+            f"{leak:.3g}" + ("" if holds else " != 0: a target outside the input's support")))
+
+    def _white(self) -> str:
+        """The whiteness hypothesis a white-input result needs: ``"white on its support"``
+        when ``Sigma_xx`` is a projector (``I`` included), else ``"white input"``."""
+        return "white on its support" if self._projector else "white input"
 
     def _input_power(self) -> Hypothesis:
         """Whether ``lambda_f > 0`` wherever ``s_f > 0`` (``C_in = 1``), ``lambda_f`` at most
@@ -182,6 +228,15 @@ class Theory:
         return self.rtol * float(np.max(self._svd[1]))
 
     @property
+    def svd(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(P, S, Q^*)`` with ``T_f = P_f diag(S_f) Q_f^*`` per frequency: ``P`` ``(F, N_o, r)``,
+        ``S`` = :attr:`strengths` ``(F, r)``, ``Q^*`` ``(F, r, C_in)``; ``P_{-f} = conj(P_f)``
+        (:func:`symcnn.fourier.hermitian_svd`).  Fully connected: the SVD of ``Sigma_yx``,
+        ``(1, N_o, r)``, ``(1, r)``, ``(1, r, D)``.  Copies."""
+        p, _, qh = self._svd
+        return p.copy(), self.strengths, qh.copy()
+
+    @property
     def strengths(self) -> np.ndarray:
         """``s_fj``, the singular values of ``T_f``, shape ``(F, r)`` (``(1, r)`` with the
         dataset's ``s_a`` for the fully connected network); zero below ``rtol``."""
@@ -190,14 +245,18 @@ class Theory:
 
     @cached_property
     def input_strengths(self) -> np.ndarray:
-        """``lambda_f`` per frequency, shape ``(F, 1)``: ``Lambda_f`` (C_in = 1, stationary)
-        or 1 (white input)."""
+        """``lambda_f`` per frequency, shape ``(F, 1)``: ``Lambda_f`` (C_in = 1, stationary;
+        in ``{0, 1}`` when white on its support) or 1 (white input, and ``C_in > 1`` or the
+        fully connected network white on its support: every mode ``q_fj`` with ``s_fj > 0``
+        lies in the support, ``q^* Lambda_f q = 1``)."""
+        ones = np.ones((self.strengths.shape[0], 1))
         if not self.cnn or self.hypotheses["white input"].holds:
-            return np.ones((self.strengths.shape[0], 1))
+            return ones
         if not self.approximate:
             self.require("lambda_f", "stationary input")
         if self.model.c_in > 1:
             self.require("lambda_f for C_in > 1", "white input (C_in > 1)")
+            return ones
         return self._power
 
     @cached_property
@@ -219,10 +278,13 @@ class Theory:
         self._check_prediction("the growth rates")
         return 2 * self.gain * self.strengths / self.tau
 
-    def _check_prediction(self, result: str) -> None:
+    def _check_prediction(self, result: str, deep: bool = False) -> None:
+        """Require the hypotheses of ``result``; ``deep``: derived for any depth (R5), so
+        ``"scalar blocks (depth > 1)"`` replaces ``"depth 1"``."""
         if not self.cnn:
-            return self.require(result, "white input", "enough hidden units")
-        needed = ["full kernel", "stationary input", "depth 1", "enough channels"] + (
+            return self.require(result, self._white(), "enough hidden units")
+        depth = "scalar blocks (depth > 1)" if deep else "depth 1"
+        needed = ["full kernel", "stationary input", depth, "enough channels"] + (
             ["white input (C_in > 1)"] if self.model.c_in > 1 else ["input power"])
         relaxed = APPROXIMATIONS if self.approximate else ()
         self.require(result, *(name for name in needed if name not in relaxed))
@@ -231,7 +293,8 @@ class Theory:
                           ApproximationWarning, stacklevel=3)
 
     def _initial(self, u0) -> np.ndarray:
-        """``u0`` as an ``(F, r)`` array of finite values > 0."""
+        """``u0`` as an ``(F, r)`` array of finite values > 0 with ``s_fj / (lambda_f u0)``
+        finite (the closed forms divide by it)."""
         u0 = _real_array("u0", u0)
         try:
             u0 = np.broadcast_to(u0, self.strengths.shape)
@@ -241,16 +304,35 @@ class Theory:
         if not (np.all(np.isfinite(u0)) and np.all(u0 > 0)):
             raise ValueError(f"u0 must be a finite number > 0 (or an (F, r) array of them), "
                              f"got {u0!r}")
+        live = self.strengths > 0
+        with np.errstate(over="ignore", divide="ignore"):
+            ratio = self.strengths[live] / (np.broadcast_to(self.input_strengths,
+                                                           live.shape)[live] * u0[live])
+        if not np.all(np.isfinite(ratio)):
+            raise ValueError(f"u0 = {np.min(u0[live]):.3g} is too small: s_fj / (lambda_f u0) "
+                             f"overflows float64 (largest s_fj {np.max(self.strengths):.3g}); "
+                             "take u0 >= 1e-300 s_fj")
         return u0
 
     def effective_u0(self, params) -> np.ndarray:
         """The initial strengths ``u0_fj`` that small, unaligned weights act like, shape
-        ``(F, r)``.  In the linear phase (``M ~ 0``) ``g = p^* beta + (kappa q)^* / c`` grows
-        like ``exp(c s t / tau)`` while the rest does not grow, and then ``u = c |g|^2 / 4``;
-        so ``u0 = c |g(0)|^2 / 4``.  An approximation for small weights, exact for balanced
-        aligned ones; at least ``1e-300`` (a mode the weights miss, or weights below about
-        ``1e-150``, starts at ``1e-300``).  Weights so large that ``|g|^2`` overflows are no
-        small start: ``ValueError``."""
+        ``(F, r)``.
+
+        In the linear phase (``M ~ 0``) the channel vector ``g_fj = p_fj^* beta_f +
+        (alpha_f q_fj)^* / c`` (``C`` channels, or ``H`` hidden units) of every mode grows like
+        ``exp(c s_fj t / tau)`` while the rest does not grow, and then ``u = c |g|^2 / 4``.
+        The modes of one frequency share the channels: once mode ``i`` is learned along
+        ``g_fi``, the part of a weaker mode's ``g_fj`` along it grows at
+        ``c (s_fj - s_fi) < 0`` and dies out, and only the rest is learned.  So
+        ``u0_fj = c |R_jj|^2 / 4`` with ``[g_f1, ..., g_fr] = Q R`` (Gram-Schmidt in the
+        order of ``s_fj``, descending): the part of ``g_fj`` orthogonal to the stronger
+        modes' (``c |g_fj|^2 / 4`` when they are orthogonal, as for balanced aligned weights,
+        where it is exact).  An approximation for small weights: half-way times within 3.9%
+        of training at widths ``r`` to ``8 r`` (docs/theory.md, "Small random starts: the
+        width error"; ``c |g_fj|^2 / 4`` was up to 36% early at ``w = r``); at least
+        ``1e-300`` (a mode the weights miss, or weights below about ``1e-150``, starts at
+        ``1e-300``).  Weights so large that ``|g|^2`` overflows are no small start:
+        ``ValueError``."""
         self._check_prediction("the effective initial strength")
         p, _, qh = self._svd
         if self.cnn:
@@ -263,30 +345,95 @@ class Theory:
             beta, kappa = w2[None], w1[None]
         b = np.einsum("fpj,fpc->fjc", np.conj(p), beta)
         k = np.conj(np.einsum("fcq,fjq->fjc", kappa, np.conj(qh)))
+        g = b + k / self.gain
         with np.errstate(over="ignore"):
-            u0 = self.gain * np.sum(np.abs(b + k / self.gain) ** 2, axis=-1) / 4
-        if not np.all(np.isfinite(u0)):
-            raise ValueError(f"params are no small start: |g|^2 overflows float64 (largest "
-                             f"weight {max(np.abs(w).max() for w in params):.3g})")
+            if not np.all(np.isfinite(np.sum(np.abs(g) ** 2, axis=-1))):
+                raise ValueError(f"params are no small start: |g|^2 overflows float64 "
+                                 f"(largest weight {max(np.abs(w).max() for w in params):.3g})")
+        r = np.linalg.qr(np.swapaxes(g, 1, 2), mode="r")
+        u0 = np.zeros(g.shape[:2])
+        u0[:, :r.shape[1]] = self.gain * np.abs(np.diagonal(r, axis1=1, axis2=2)) ** 2 / 4
         return np.maximum(u0, 1e-300)
 
+    @property
+    def _closed_form(self) -> tuple[str, dict]:
+        """Registry name and options of the per-mode closed form: R3b with ``N = c^2``
+        (depth 1; R1 for the fully connected network, ``c = 1``), or R5 with the depth."""
+        depth = self.model.depth if self.cnn else 1
+        return ("r3b", {}) if depth == 1 else ("r5", {"depth": int(depth)})
+
     def mode_strengths_at(self, times, u0) -> np.ndarray:
-        """``u_fj(t)`` from initial strengths ``u0`` (a number, or ``(F, r)`` per frequency
-        and mode; a balanced, aligned start, see :meth:`effective_u0` otherwise), shape
-        ``(T, F, r)`` (zero where ``s_fj`` is zero), from the closed form of R3b."""
-        self._check_prediction("the closed-form trajectory")
+        """``u_fj(t)``, shape ``(T, F, r)`` (zero where ``s_fj`` is zero), from initial
+        strengths ``u0`` (a number, or ``(F, r)``): the closed form of R3b (depth 1), or R5's
+        implicit ``t(u)`` inverted by bisection (depth > 1, to :data:`BISECTION_STEPS`;
+        derived on the growing branch, so ``u0 <= s_fj/lambda_f``).  ``u0`` is the strength
+        ``|M_f(0)|`` of a balanced, aligned start (:func:`symcnn.simulate.init_balanced` of
+        :func:`symcnn.simulate.aligned_spectrum`, at any depth); see :meth:`effective_u0`
+        for a small unaligned one (depth 1)."""
+        self._check_prediction("the closed-form trajectory", deep=True)
         return self._strengths_at(_times(times), self._initial(u0))
 
     def _strengths_at(self, times: np.ndarray, u0: np.ndarray) -> np.ndarray:
         """:meth:`mode_strengths_at` of checked ``times`` and ``(F, r)`` ``u0``."""
         s, lam = self.strengths, self.input_strengths
-        u = kernels.kernel("r3b")(t=times[:, None, None], tau=self.tau, s=s[None],
-                                  **{"lambda": lam[None], "u_0": u0[None], "N": self.gain ** 2})
+        if self._closed_form[0] == "r5":
+            u = self._inverted(times, u0)
+        else:
+            u = kernels.kernel("r3b")(t=times[:, None, None], tau=self.tau, s=s[None],
+                                      **{"lambda": lam[None], "u_0": u0[None],
+                                         "N": self.gain ** 2})
         return np.where(s[None] > 0, u, 0.0)
+
+    def _inverted(self, times: np.ndarray, u0: np.ndarray) -> np.ndarray:
+        """``u_fj(t)``, shape ``(T, F, r)``, for depth > 1: the ``u`` with ``t(u) = t``, R5's
+        implicit solution (increasing in ``u`` on ``(u0, s/lambda)``), by bisection on
+        ``ln u``; modes with ``s_fj = 0`` stay at ``u0`` (masked by the caller)."""
+        live = self.strengths > 0
+        s = np.where(live, self.strengths, 1.0)
+        lam = np.where(live, self.input_strengths, 1.0)
+        u_inf = np.where(live, s / lam, u0)
+        above = u0 > u_inf
+        if np.any(above):
+            f, j = (int(i[0]) for i in np.nonzero(above))
+            raise ValueError(
+                f"u0 = {u0[f, j]!r} is above the limit s/lambda = {u_inf[f, j]:.6g} of mode "
+                f"(f, j) = ({f}, {j}); R5's t(u) (depth {self.model.depth}) is derived on the "
+                "growing branch: u0 must be at most s_fj/lambda_f")
+        time_of_u = kernels.kernel("r5", "time_of_u", **self._closed_form[1])
+        args = {"tau": self.tau, "s": s, "lambda": lam, "u_0": u0, "N": self.gain ** 2}
+        shape = (len(times), *s.shape)
+        low, high = np.broadcast_to(np.log(u0), shape), np.broadcast_to(np.log(u_inf), shape)
+        # t(u_inf) = inf; exp(ln u_inf) may round above u_inf, where t(u) is NaN (the
+        # logarithm of 1 - z < 0): both compare as "not before", as they should
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for _ in range(BISECTION_STEPS):
+                middle = (low + high) / 2
+                before = time_of_u(u=np.exp(middle), **args) < times[:, None, None]
+                low, high = np.where(before, middle, low), np.where(before, high, middle)
+        return np.exp((low + high) / 2)
+
+    def frequency_half_times(self, u0) -> np.ndarray:
+        """``t_fj``, the time at which ``u_fj`` reaches half its limit ``s_fj/lambda_f``,
+        shape ``(F, r)``, from the closed form's half-way time (R3b; R5 for depth > 1), not
+        by integration: 0 where ``u0 >= s_fj/(2 lambda_f)`` (it starts there, as
+        :meth:`half_times`), ``inf`` where ``s_fj = 0`` (never learned)."""
+        self._check_prediction("the per-frequency half-way times", deep=True)
+        return self._frequency_half_times(self._initial(u0))
+
+    def _frequency_half_times(self, u0: np.ndarray) -> np.ndarray:
+        live = self.strengths > 0
+        lam = np.where(live, self.input_strengths, 1.0)
+        below = live & (u0 < self.strengths / lam / 2)
+        name, options = self._closed_form
+        half = kernels.kernel(name, "half_time", **options)(
+            tau=self.tau, s=np.where(below, self.strengths, 1.0),
+            **{"lambda": np.where(below, lam, 1.0), "u_0": np.where(below, u0, 0.25),
+               "N": self.gain ** 2})
+        return np.where(below, half, np.where(live, 0.0, np.inf))
 
     def spectra(self, times, u0: float) -> np.ndarray:
         """Predicted ``M_f(t)``, shape ``(T, N_o, C_in, *shape)`` (CNN) or the maps
-        ``(T, N_o, D)`` (fully connected)."""
+        ``(T, N_o, D)`` (fully connected); any depth (:meth:`mode_strengths_at`)."""
         return self._spectra_of(self.mode_strengths_at(times, u0))
 
     def _spectra_of(self, u: np.ndarray) -> np.ndarray:
@@ -298,7 +445,7 @@ class Theory:
         return np.moveaxis(m, 1, -1).reshape(len(u), *m.shape[2:], *self.model.shape)
 
     def maps(self, times, u0: float) -> np.ndarray:
-        """Predicted end-to-end maps ``M(t)``, shape ``(T, N_o, D)``."""
+        """Predicted end-to-end maps ``M(t)``, shape ``(T, N_o, D)``; any depth."""
         return self._maps_of(self.mode_strengths_at(times, u0))
 
     def _maps_of(self, u: np.ndarray) -> np.ndarray:
@@ -310,7 +457,8 @@ class Theory:
         return pixels.reshape(len(m), self.model.n_out, self.model.n_in)
 
     def loss(self, times, u0: float) -> np.ndarray:
-        """Predicted loss ``1/2 tr(M Sigma_xx M^T) - tr(M Sigma_yx^T) + <|y|^2>/2``; a
+        """Predicted loss ``1/2 tr(M Sigma_xx M^T) - tr(M Sigma_yx^T) + <|y|^2>/2``, shape
+        ``(T,)``; a
         ``ValueError`` if it overflows float64 (maps or data too large)."""
         m = self.maps(times, u0)
         with np.errstate(over="ignore", invalid="ignore"):
@@ -331,8 +479,8 @@ class Theory:
         return self.stats.modes(self.rtol)
 
     def dataset_mode_strengths(self, times, u0: float) -> np.ndarray:
-        """Predicted ``u_a(t) = u_a^T M(t) v_a`` for the dataset's modes, shape ``(T, r)``
-        (``r = 0`` when ``Sigma_yx = 0``)."""
+        """Predicted ``u_a(t) = u_a^T M(t) v_a`` for the dataset's modes, shape ``(T, a)``
+        (``a = 0`` when ``Sigma_yx = 0``)."""
         return self._dataset_of(self.mode_strengths_at(times, u0))
 
     def _dataset_of(self, u: np.ndarray) -> np.ndarray:
@@ -345,24 +493,39 @@ class Theory:
         its limit ``u_a(inf)`` (that of the strengths ``s_fj / lambda_f``), by bisection on
         the closed-form trajectory to ``2^-iterations`` of the bracket (``iterations`` an
         integer >= 1): 0 for a mode that starts there (as
-        :meth:`symcnn.simulate.Trajectory.half_way_times`); empty when ``Sigma_yx = 0``."""
+        :meth:`symcnn.simulate.Trajectory.half_way_times`); shape ``(a,)``, empty when
+        ``Sigma_yx = 0``."""
         iterations = positive_int("iterations", iterations)
-        self._check_prediction("the half-way times")
+        self._check_prediction("the half-way times", deep=True)
         u0 = self._initial(u0)
         if len(self.modes.s) == 0:
             return np.zeros(0)
         live = self.strengths > 0
         s, lam = self.strengths, np.broadcast_to(self.input_strengths, self.strengths.shape)
         final = self._dataset_of(np.where(live, s / np.where(live, lam, 1.0), 0.0)[None])[0]
-        start = self._dataset_of(np.where(live, u0, 0.0)[None])[0]
-        early = start * np.sign(final) >= np.abs(final) / 2
-        slowest = np.max(np.log(np.maximum(s[live] / (lam[live] * u0[live]), 2.0)) / s[live])
-        t_end = 64 * (2 * self.tau * slowest / self.gain + self.tau / (self.gain * s[live].min()))
-        low, high = np.zeros_like(final), np.full_like(final, t_end)
+
+        def reached(strength):
+            return strength * np.sign(final) >= np.abs(final) / 2
+
+        def reached_at(times):
+            return reached(np.diagonal(self._dataset_of(self._strengths_at(times, u0))))
+
+        early = reached(self._dataset_of(np.where(live, u0, 0.0)[None])[0])
+        slowest = np.max(self._frequency_half_times(u0)[live])
+        high = np.full_like(final, slowest if slowest > 0 else self.tau)
+        for _ in range(DOUBLINGS):  # double to a bracket
+            if np.all(done := early | reached_at(high)):
+                break
+            high = np.where(done, high, 2 * high)
+        else:
+            raise ValueError(f"the half-way times: mode(s) {list(np.nonzero(~done)[0] + 1)} "
+                             f"do not reach half their limit by t = {high.max():.3g}: the "
+                             "closed form gives no finite strength there (u0 or the data out "
+                             "of range)")
+        low = np.zeros_like(final)
         for _ in range(iterations):
             middle = (low + high) / 2
-            strength = np.diagonal(self._dataset_of(self._strengths_at(middle, u0)))
-            above = strength * np.sign(final) >= np.abs(final) / 2
+            above = reached_at(middle)
             low, high = np.where(above, low, middle), np.where(above, middle, high)
         return np.where(early, 0.0, high)
 
@@ -375,7 +538,7 @@ class Theory:
         frequency alone, ``t_a = tau ln(s/u0 - 1) / (2 c s)`` with
         ``s = s_a |v_hat_a[f*_a]|`` (R3; white input, ``C_in = 1``, modes on disjoint
         frequencies assumed, not checked)."""
-        self.require("the dominant-frequency approximation", "white input")
+        self.require("the dominant-frequency approximation", self._white())
         self._check_prediction("the dominant-frequency approximation")
         u0 = positive("u0", u0)
         s = self.modes.s * (self.modes.mismatch() / self.gain if self.cnn else 1.0)
@@ -399,7 +562,7 @@ class Theory:
     def gd_mode_strengths(self, steps: int, lr: float, u0: float) -> np.ndarray:
         """``u_fj`` after ``0 .. steps`` steps of gradient descent with step ``lr`` (at
         ``t = lr tau k``), by the exact map of :func:`symcnn.symbolic.closed_forms.gd`;
-        shape ``(steps + 1, F, r)``."""
+        shape ``(K, F, r)``, ``K = steps + 1``; depth 1."""
         steps = positive_int("steps", steps, minimum=0)
         self._check_prediction("the gradient-descent map")
         lr, u0 = positive("lr", lr), positive("u0", u0)

@@ -29,21 +29,32 @@ def color(index: int) -> str:
 
 
 def strengths(ax, times, predicted, simulated=None, simulated_times=None, labels=None,
-              title: str = "", ylabel: str = r"$u_a(t) / s_a$") -> None:
+              title: str = "", ylabel: str = r"$u_a(t) / s_a$", legend: bool = True) -> list:
     """Mode strengths over time: ``predicted`` ``(T, r)`` at ``times`` as lines,
     ``simulated`` ``(T', r)`` at ``simulated_times`` as markers, mode ``a`` labelled
-    ``labels[a]`` (default ``mode a``, 1-based)."""
+    ``labels[a]`` (default ``mode a``, 1-based).  Returns one legend handle per mode (the
+    line, with its markers); with ``legend``, draws the legend, beside the panel for more
+    than four modes."""
     predicted = np.asarray(predicted)
     labels = labels or [f"mode {a + 1}" for a in range(predicted.shape[1])]
-    for a, label in enumerate(labels):
-        ax.plot(times, predicted[:, a], color=color(a), label=f"{label}: theory")
-        if simulated is not None:
-            ax.plot(simulated_times, np.asarray(simulated)[:, a], "o", color=color(a),
-                    markersize=3.5, markerfacecolor="none", label=f"{label}: simulation")
+    handles = []
+    for a in range(len(labels)):
+        (line,) = ax.plot(times, predicted[:, a], color=color(a))
+        if simulated is None:
+            handles.append(line)
+            continue
+        (markers,) = ax.plot(simulated_times, np.asarray(simulated)[:, a], "o",
+                             color=color(a), markersize=3.5, markerfacecolor="none")
+        handles.append((line, markers))
     ax.set_xlabel(r"training time $t / \tau$")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend(fontsize="small", ncols=2 if simulated is not None else 1)
+    if legend:
+        beside = {"loc": "center left", "bbox_to_anchor": (1.01, 0.5)} if len(labels) > 4 else {}
+        ax.legend(handles, labels, fontsize="small", title_fontsize="small",
+                  title=None if simulated is None else "lines: theory, markers: simulation",
+                  **beside)
+    return handles
 
 
 def save(fig: Figure, path: Path) -> list[Path]:

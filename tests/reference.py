@@ -33,3 +33,20 @@ def compile_latex(path) -> None:
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-2000:]
     assert path.with_suffix(".pdf").stat().st_size > 1000
+
+
+def require(module: str, extra: str):
+    """Import ``module`` of the optional ``extra``; its absence skips the test with what to
+    install, except in CI (``CI`` set), where it fails."""
+    import importlib
+    import os
+
+    import pytest
+
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError:
+        if os.environ.get("CI"):
+            pytest.fail(f"{module} is missing in CI: the README's test command must install "
+                        f"the {extra} extra")
+        pytest.skip(f"{module} not installed: pip install '.[{extra}]'")

@@ -1,12 +1,18 @@
-"""``symcnn reproduce``: its options are checked before any work, and a missing extra is
-named."""
+"""``symcnn reproduce``: its options are checked before any work, a missing extra is named,
+and a quick run for two seeds writes every figure, the derivation and the report, with every
+measure inside the agreement the report states and different numbers for the two seeds."""
 
 import importlib
+import json
+import math
+import shutil
+from pathlib import Path
 
 import pytest
 
-from symcnn.cli import options
+from symcnn.cli import main, options
 
+from .reference import require
 from .test_cli import refused
 
 
@@ -37,3 +43,61 @@ def test_a_missing_extra_is_named(monkeypatch):
 def test_our_own_missing_module_is_not_blamed_on_an_extra():
     with pytest.raises(ModuleNotFoundError, match="symcnn.nonexistent"):
         options.optional("symcnn.nonexistent", "reproduce", "symcnn reproduce")
+
+
+KEYS = "abcdef"
+SEEDS = (0, 1)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """``symcnn reproduce --quick`` for two seeds: (exit status, directory, report.json)."""
+    for module in ("matplotlib", "sklearn"):
+        require(module, "reproduce")
+    done = {}
+    for seed in SEEDS:
+        out = tmp_path_factory.mktemp(f"seed{seed}")
+        status = main(["reproduce", "--quick", "--quiet", "--seed", str(seed), "--out",
+                       str(out)])
+        done[seed] = status, out, json.loads((out / "report.json").read_text())
+    return done
+
+
+def test_a_quick_run_writes_the_figures_derivation_and_report(runs):
+    status, out, report = runs[SEEDS[0]]
+    assert sorted(report["findings"]) == list(KEYS)
+    for key, finding in report["findings"].items():
+        assert {Path(f).suffix for f in finding["figures"]} == {".png", ".svg"}
+        for name in finding["figures"]:
+            assert name.startswith(f"figure_{key}_") and (out / name).stat().st_size > 5000
+    markdown = (out / "report.md").read_text()
+    assert all(f"## ({key})" in markdown for key in KEYS)
+    derivation = report["derivation"]
+    assert derivation["pdflatex"] == (shutil.which("pdflatex") is not None)
+    for document in derivation["documents"].values():
+        assert document["steps"] > 0
+        suffixes = {Path(f).suffix for f in document["files"]}
+        assert suffixes == ({".tex", ".pdf"} if derivation["pdflatex"] else {".tex"})
+        assert all((out / "derivation" / f).stat().st_size > 1000 for f in document["files"])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_every_measure_is_inside_the_agreement_the_report_states(runs, seed):
+    status, _, report = runs[seed]
+    outside = [f"({key}) {name}: {m['value']} {m['relation']} {m['bound']}"
+               for key, finding in report["findings"].items()
+               for name, m in finding["measures"].items()
+               if not (math.isfinite(m["value"]) and (
+                   m["value"] <= m["bound"] if m["relation"] == "<=" else
+                   m["value"] >= m["bound"]))]
+    assert not outside, outside
+    assert status == 0 and report["holds"]
+    assert all(finding["measures"] for finding in report["findings"].values())
+
+
+def test_two_seeds_measure_different_numbers(runs):
+    first, second = (runs[seed][2]["findings"] for seed in SEEDS)
+    same = [key for key in KEYS
+            if [m["value"] for m in first[key]["measures"].values()]
+            == [m["value"] for m in second[key]["measures"].values()]]
+    assert not same, f"findings {same} measured the same numbers for seeds {SEEDS}"

@@ -1,5 +1,6 @@
 """The command line, one module per command: ``symcnn reproduce`` derives, predicts,
-simulates and draws the paper's findings; ``symcnn simulate`` trains a zoo setup and
+simulates and draws the paper's findings; ``symcnn analyze`` predicts how the networks learn
+a dataset of yours; ``symcnn simulate`` trains a zoo setup and
 summarises what it learned; ``symcnn derive`` derives, checks and prints a derivation or
 closed form; ``symcnn codegen`` generates the numeric kernel of a closed form; ``symcnn
 check`` checks theorems; ``symcnn zoo`` lists the setups.
@@ -13,9 +14,9 @@ import argparse
 
 from .. import __version__
 from ..codegen import CompilerNotFound
-from . import check, codegen, derive, reproduce, simulate, zoo
+from . import analyze, check, codegen, derive, reproduce, simulate, zoo
 
-COMMANDS = (reproduce, simulate, derive, codegen, check, zoo)
+COMMANDS = (reproduce, analyze, simulate, derive, codegen, check, zoo)
 """The command modules; each adds its parser with ``set_defaults(func=run)``."""
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from .. import plots, progress
 from ..checks import flag, positive_int
-from . import documents, speed, texture, transitions
+from . import digits, documents, small_kernels, spectra, speed, texture, transitions
 from .base import Finding, Measure, Settings
 from .report import Report
 
-FINDINGS = (transitions, speed, texture)
+FINDINGS = (transitions, speed, spectra, texture, small_kernels, digits)
 """The findings' modules, in the order of their figures."""
 
 __all__ = ["FINDINGS", "Finding", "Measure", "Report", "Settings", "run"]

@@ -59,7 +59,7 @@ class Report:
             lines += ["", f"## ({f.key}) {f.title}", "",
                       f"![{f.title}](figure_{f.key}_{f.name}.png)", "", f.summary, "",
                       "| measure | value | stated agreement | holds |", "|---|---|---|---|"]
-            lines += [f"| {m.description} | {m.value:.4g} | {'<=' if m.upper else '>='} "
+            lines += [f"| {_cell(m.description)} | {m.value:.4g} | {'<=' if m.upper else '>='} "
                       f"{m.bound:g} | {'yes' if m.holds else '**no**'} |" for m in f.measures]
         return "\n".join(lines) + "\n"
 
@@ -69,6 +69,11 @@ class Report:
         files[0].write_text(json.dumps(self.to_json(), indent=1) + "\n")
         files[1].write_text(self.to_markdown())
         return files
+
+
+def _cell(text: str) -> str:
+    """``text`` for a Markdown table cell (``|`` escaped)."""
+    return text.replace("|", "\\|")
 
 
 def _plain(value):

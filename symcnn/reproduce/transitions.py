@@ -114,17 +114,17 @@ def draw(ax, c: Comparison, grid: np.ndarray, title: str) -> list[tuple]:
     returns a (line, markers) legend handle per mode, for :func:`legend`."""
     times = c.trajectory.times
     lines = np.geomspace(times[0], times[-1], 400)
-    plots.strengths(ax, lines, c.theory.dataset_mode_strengths(lines, c.u0) / c.limits,
-                    c.simulated[grid] / c.limits, times[grid], title=title)
+    handles = plots.strengths(ax, lines,
+                              c.theory.dataset_mode_strengths(lines, c.u0) / c.limits,
+                              c.simulated[grid] / c.limits, times[grid], title=title,
+                              legend=False)
     for a, t in enumerate(c.predicted_half_times):
         ax.axvline(t, color=plots.color(a), linestyle=":", linewidth=1)
     ax.set_xscale("log")
     ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1, 2, 5)))
     ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
     ax.xaxis.set_minor_formatter(ticker.NullFormatter())
-    ax.get_legend().remove()
-    handles = ax.get_legend_handles_labels()[0]
-    return list(zip(handles[::2], handles[1::2], strict=True))
+    return handles
 
 
 def legend(fig, handles: list[tuple], labels: list[str]) -> None:

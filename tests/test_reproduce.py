@@ -92,7 +92,8 @@ def test_every_measure_is_inside_the_agreement_the_report_states(runs, seed):
                    m["value"] >= m["bound"]))]
     assert not outside, outside
     assert status == 0 and report["holds"]
-    assert all(finding["measures"] for finding in report["findings"].values())
+    assert all(finding["measures"] and all(name.isidentifier() for name in finding["measures"])
+               for finding in report["findings"].values())
 
 
 def test_two_seeds_measure_different_numbers(runs):

@@ -39,21 +39,21 @@ the last mode's half-way time (a smaller start learns later, and more exactly)."
 TICKS = (1, 2, 3, 5, 10, 20, 30, 50, 100, 200)
 """Labelled times of the half-way-time panel's logarithmic axes."""
 NETWORKS = ("CNN", "fully connected")
-BOUNDS = {True: {"cnn loss error": 0.02, "cnn half-time error (median)": 0.012,
-                 "cnn half-time error (worst)": 0.03, "fc loss error": 0.04,
-                 "fc half-time error (median)": 0.025, "fc half-time error (worst)": 0.12},
-          False: {"cnn loss error": 0.015, "cnn half-time error (median)": 0.012,
-                  "cnn half-time error (worst)": 0.03, "fc loss error": 0.03,
-                  "fc half-time error (median)": 0.012, "fc half-time error (worst)": 0.06}}
+BOUNDS = {True: {"cnn_loss_error": 0.02, "cnn_half_time_error_median": 0.012,
+                 "cnn_half_time_error_worst": 0.03, "fc_loss_error": 0.04,
+                 "fc_half_time_error_median": 0.025, "fc_half_time_error_worst": 0.12},
+          False: {"cnn_loss_error": 0.015, "cnn_half_time_error_median": 0.012,
+                  "cnn_half_time_error_worst": 0.03, "fc_loss_error": 0.03,
+                  "fc_half_time_error_median": 0.012, "fc_half_time_error_worst": 0.06}}
 """Stated agreement of each measure, quick and full: 1.5-2 times the worst of seeds 0-9
 (quick: 0.011, 0.0064, 0.017, 0.025, 0.014, 0.080) and 0-5 (full: 0.0087, 0.0062, 0.019,
 0.017, 0.0078, 0.032).  The fully connected errors are those of a random start with as many
 hidden units as modes (``effective_u0``), smaller from the full run's smaller start; the
 CNN's are mostly the approximation's."""
 DESCRIPTIONS = {
-    "loss error": "max_t |L(t) - L_sim(t)| / (L_sim(0) - L_sim(t_end))",
-    "half-time error (median)": "median over the modes reached of |t_a pred / t_a sim - 1|",
-    "half-time error (worst)": "largest over the modes reached of |t_a pred / t_a sim - 1|"}
+    "loss_error": "max_t |L(t) - L_sim(t)| / (L_sim(0) - L_sim(t_end))",
+    "half_time_error_median": "median over the modes reached of |t_a pred / t_a sim - 1|",
+    "half_time_error_worst": "largest over the modes reached of |t_a pred / t_a sim - 1|"}
 
 
 def statistics(rng: np.random.Generator) -> tuple[Statistics, int]:
@@ -99,10 +99,10 @@ def values(runs: dict[str, Comparison]) -> dict[str, float]:
     out = {}
     for prefix, name in zip(("cnn", "fc"), NETWORKS, strict=True):
         errors = half_time_errors(runs[name])
-        out[f"{prefix} loss error"] = loss_error(runs[name])
-        out[f"{prefix} half-time error (median)"] = (
+        out[f"{prefix}_loss_error"] = loss_error(runs[name])
+        out[f"{prefix}_half_time_error_median"] = (
             float(np.median(errors)) if len(errors) else np.nan)
-        out[f"{prefix} half-time error (worst)"] = (
+        out[f"{prefix}_half_time_error_worst"] = (
             float(np.max(errors)) if len(errors) else np.nan)
     return out
 
@@ -171,14 +171,14 @@ def summary(stats: Statistics, samples: int, runs: dict[str, Comparison],
         f"from stationary {stats.stationarity:.2f}), both networks are trained from "
         f"$\\mathcal{{N}}(0, \\sigma^2)$ weights, $\\sigma$ = {scale:g}. "
         "The fully connected theory (white on its support) predicts the loss to "
-        f"{measured['fc loss error']:.1%} of its drop and the {len(fc.limits)} modes' half-way "
-        f"times to {measured['fc half-time error (median)']:.1%} (median; worst "
-        f"{measured['fc half-time error (worst)']:.1%}). "
+        f"{measured['fc_loss_error']:.1%} of its drop and the {len(fc.limits)} modes' half-way "
+        f"times to {measured['fc_half_time_error_median']:.1%} (median; worst "
+        f"{measured['fc_half_time_error_worst']:.1%}). "
         "The CNN's theory is an approximation, announced by an ApproximationWarning (caught "
         f"here): {'; '.join(cnn.theory.approximations)}; it predicts the loss to "
-        f"{measured['cnn loss error']:.1%} and the half-way times to "
-        f"{measured['cnn half-time error (median)']:.1%} (median; worst "
-        f"{measured['cnn half-time error (worst)']:.1%}). "
+        f"{measured['cnn_loss_error']:.1%} and the half-way times to "
+        f"{measured['cnn_half_time_error_median']:.1%} (median; worst "
+        f"{measured['cnn_half_time_error_worst']:.1%}). "
         f"The CNN reaches the half-way times {speed:.1f}x earlier (median) than the fully "
         "connected network.")
 
@@ -198,7 +198,7 @@ def run(settings: Settings) -> Finding:
     bounds = BOUNDS[settings.quick]
     measures = [Measure(k, measured[k], bounds[k],
                         ("CNN: " if k.startswith("cnn") else "fully connected: ")
-                        + DESCRIPTIONS[k.split(" ", 1)[1]]) for k in bounds]
+                        + DESCRIPTIONS[k.split("_", 1)[1]]) for k in bounds]
     numbers = {"samples": samples, "support rank": round(np.trace(stats.sxx)),
                "stationarity": stats.stationarity, "s_a": stats.modes().s,
                "speed ratio": speed, "approximation warnings": sorted(

@@ -208,18 +208,18 @@ def run(settings: Settings) -> Finding:
     linear = max(np.max(np.abs(c.simulated / c.linear - 1)) for c in cases)
     n = len(cases)
     measures = [
-        Measure("kernel direction", cosine, 0.98, "worst |<v_R4, v_sim>| over the datasets: "
+        Measure("kernel_direction", cosine, 0.98, "worst |<v_R4, v_sim>| over the datasets: "
                 "the trained 3x3 kernel spectrum (top singular direction over the channels) "
                 "against R4's top vector", upper=False),
-        Measure("peaks agree", agree, n, f"datasets (of {n}) whose trained kernel spectrum "
+        Measure("peaks_agree", agree, n, f"datasets (of {n}) whose trained kernel spectrum "
                 "peaks on the pair +-f where R4's top vector does", upper=False),
-        Measure("peak at f*", at_f, 1, "datasets whose trained kernel spectrum peaks at the "
+        Measure("peak_at_f_star", at_f, 1, "datasets whose trained kernel spectrum peaks at the "
                 "dominant frequency +-f*", upper=False),
-        Measure("peak not at f*", n - at_f, 1, "datasets whose trained kernel spectrum peaks "
+        Measure("peak_not_at_f_star", n - at_f, 1, "datasets whose trained kernel spectrum peaks "
                 "off +-f*", upper=False),
-        Measure("growth rate", rate, 0.03, "worst |rate / (2 gamma_1/tau) - 1|, rate the "
+        Measure("growth_rate", rate, 0.03, "worst |rate / (2 gamma_1/tau) - 1|, rate the "
                 "log-slope of ||M|| over the second half of the run"),
-        Measure("linearised flow", linear, 0.025, "worst relative deviation of ||M(t)|| of "
+        Measure("linearised_flow", linear, 0.025, "worst relative deviation of ||M(t)|| of "
                 f"training from R4's linearised flow from the same start, up to ||M|| = {END:g} "
                 "||Sigma_yx|| (the cubic terms)"),
     ]

@@ -34,8 +34,8 @@ BRACKET = 1e-4
 ``t_a``, so the interpolated simulated half-way times are accurate to far below the
 bounds."""
 NETWORKS = ("CNN", "fully connected")
-BOUNDS = {"cnn half-time error": 1e-7, "fc half-time error": 3e-7,
-          "cnn curve deviation": 5e-7, "fc curve deviation": 7e-6, "orders agree": 1,
+BOUNDS = {"cnn_half_time_error": 1e-7, "fc_half_time_error": 3e-7,
+          "cnn_curve_deviation": 5e-7, "fc_curve_deviation": 7e-6, "orders_agree": 1,
           "plateau": 1e-4}
 """Stated agreement of each measure: at least twice the worst of seeds 0-9 (quick) and 0-2
 (full), rounded up (the fully connected curve deviation, heavy-tailed, about 4x)."""
@@ -152,20 +152,20 @@ def run(settings: Settings) -> Finding:
     cnn, fc = (runs[name][0] for name in NETWORKS)
     agree = all(np.array_equal(np.argsort(c.predicted_half_times),
                                np.argsort(c.simulated_half_times)) for c in (cnn, fc))
-    values = {"cnn half-time error": np.max(np.abs(cnn.half_time_errors)),
-              "fc half-time error": np.max(np.abs(fc.half_time_errors)),
-              "cnn curve deviation": curve_deviation(cnn),
-              "fc curve deviation": curve_deviation(fc), "orders agree": float(agree),
+    values = {"cnn_half_time_error": np.max(np.abs(cnn.half_time_errors)),
+              "fc_half_time_error": np.max(np.abs(fc.half_time_errors)),
+              "cnn_curve_deviation": curve_deviation(cnn),
+              "fc_curve_deviation": curve_deviation(fc), "orders_agree": float(agree),
               "plateau": max(plateau(cnn), plateau(fc))}
     descriptions = {
-        "cnn half-time error": "CNN: largest |t_a predicted / t_a simulated - 1|",
-        "fc half-time error": "fully connected: largest |t_a predicted / t_a simulated - 1|",
-        "cnn curve deviation": "CNN: largest |u_a(t) - u_a simulated(t)| / s_a",
-        "fc curve deviation": "fully connected: largest |u_a(t) - u_a simulated(t)| / s_a",
-        "orders agree": "1 if both networks learn the modes in the predicted order",
+        "cnn_half_time_error": "CNN: largest |t_a predicted / t_a simulated - 1|",
+        "fc_half_time_error": "fully connected: largest |t_a predicted / t_a simulated - 1|",
+        "cnn_curve_deviation": "CNN: largest |u_a(t) - u_a simulated(t)| / s_a",
+        "fc_curve_deviation": "fully connected: largest |u_a(t) - u_a simulated(t)| / s_a",
+        "orders_agree": "1 if both networks learn the modes in the predicted order",
         "plateau": "largest u_b(t_a) / s_b of the next mode b at a mode's simulated "
                    "half-way time t_a (both networks)"}
-    measures = [Measure(k, values[k], BOUNDS[k], descriptions[k], upper=k != "orders agree")
+    measures = [Measure(k, values[k], BOUNDS[k], descriptions[k], upper=k != "orders_agree")
                 for k in BOUNDS]
     ratios = {name: _successive_ratios(runs[name][0].simulated_half_times)
               for name in NETWORKS}
@@ -179,9 +179,9 @@ def run(settings: Settings) -> Finding:
         f"its limit. The CNN is faster by the mismatch sqrt(N) |v_hat_a[f*_a]| = "
         f"{modes.mismatch()[0]:.2f}. Theory (lines, from the effective initial strengths of "
         f"the random start) and simulation (markers) agree to "
-        f"{max(values['cnn curve deviation'], values['fc curve deviation']):.1e} of s_a, "
-        f"and in half-way times to {values['cnn half-time error']:.1e} (CNN) and "
-        f"{values['fc half-time error']:.1e} (fully connected).")
+        f"{max(values['cnn_curve_deviation'], values['fc_curve_deviation']):.1e} of s_a, "
+        f"and in half-way times to {values['cnn_half_time_error']:.1e} (CNN) and "
+        f"{values['fc_half_time_error']:.1e} (fully connected).")
     numbers = {"s": modes.s, "dominant frequencies": [f[0] for f in
                                                       modes.dominant_frequencies()],
                "speeds": speeds, "half-time ratios": ratios}

@@ -12,7 +12,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "symcnn"
 
 LAYERS = {
     "core": ("symcnn", "symcnn.checks", "symcnn.model", "symcnn.fourier", "symcnn.data",
-             "symcnn.datasets", "symcnn.simulate", "symcnn.zoo", "symcnn.instances"),
+             "symcnn.datasets", "symcnn.simulate", "symcnn.zoo", "symcnn.instances",
+             "symcnn.torch"),
     "codegen": ("symcnn.codegen",),
     "symbolic": ("symcnn.symbolic",),
     "theory": ("symcnn.theory",),
@@ -106,6 +107,17 @@ def test_importing_the_numeric_core_and_theory_loads_no_sympy():
             "symcnn.fourier, symcnn.theory, symcnn.codegen\n"
             "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('sympy', 'mpmath'))\n"
             "print(loaded)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=PACKAGE.parent)
+    assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_importing_symcnn_loads_no_torch():
+    """Every module but symcnn.torch: torch, the ``torch`` extra, is imported only there."""
+    others = [m for m in MODULES if m != "symcnn.torch" and not m.startswith("symcnn.torch.")
+              and m != "symcnn.__main__"]
+    code = (f"import sys\nfor m in {others!r}:\n    __import__(m)\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True, cwd=PACKAGE.parent)
     assert done.stdout.strip() == "[]", done.stdout

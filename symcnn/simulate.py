@@ -450,7 +450,7 @@ def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
 
     Parameters
     ----------
-    engine : Dense, Fast or Samples
+    engine : Dense, Fast, Samples, or any subclass of ``_Engine`` (symcnn.torch's ``Torch``)
     method : {"flow", "gd"}
         ``"flow"``: ``tau dtheta/dt = -dL/dtheta`` by RK4, with fixed steps of at most ``dt``
         or adaptive steps (step doubling) to relative accuracy ``rtol`` per step; give
@@ -486,7 +486,10 @@ def train(engine, params, times, *, method: str = "flow", tau: float = 1.0,
         loss's largest curvature where it is cheap to estimate), or the adaptive step
         underflowing.
     """
-    instance("engine", engine, (Dense, Fast, Samples))
+    if not isinstance(engine, _Engine):
+        raise TypeError("engine must be a Dense, a Fast or a Samples (or another engine, a "
+                        "subclass of symcnn.simulate._Engine such as symcnn.torch.engine.Torch)"
+                        f", got {type(engine).__name__}")
     if not (isinstance(method, str) and method in ("flow", "gd")):
         raise ValueError(f"method must be 'flow' or 'gd', got {method!r}")
     checked = engine.model.check_params(params)

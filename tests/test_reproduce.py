@@ -3,6 +3,7 @@ and a quick run for two seeds writes every figure, the derivation and the report
 measure inside the agreement the report states and different numbers for the two seeds."""
 
 import importlib
+import importlib.util
 import json
 import math
 import shutil
@@ -47,20 +48,34 @@ def test_our_own_missing_module_is_not_blamed_on_an_extra():
 
 KEYS = "abcdef"
 SEEDS = (0, 1)
+TORCH = importlib.util.find_spec("torch") is not None
+"""With torch installed (always in CI), the second seed's run adds ``--torch``."""
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """``symcnn reproduce --quick`` for two seeds: (exit status, directory, report.json)."""
+    """``symcnn reproduce --quick`` for two seeds, the second with ``--torch`` when torch is
+    installed: (exit status, directory, report.json)."""
     for module in ("matplotlib", "sklearn"):
         require(module, "reproduce")
     done = {}
     for seed in SEEDS:
         out = tmp_path_factory.mktemp(f"seed{seed}")
+        torch = ["--torch"] if TORCH and seed == SEEDS[1] else []
         status = main(["reproduce", "--quick", "--quiet", "--seed", str(seed), "--out",
-                       str(out)])
+                       str(out), *torch])
         done[seed] = status, out, json.loads((out / "report.json").read_text())
     return done
+
+
+def test_torch_adds_its_finding(runs):
+    require("torch", "torch")
+    _, out, report = runs[SEEDS[1]]
+    finding = report["findings"]["g"]
+    assert finding["holds"] and set(finding["measures"]) == {"map_deviation",
+                                                            "flow_deviation", "order"}
+    assert finding["measures"]["map_deviation"]["bound"] <= 1e-10
+    assert (out / "figure_g_torch.png").stat().st_size > 5000
 
 
 def test_a_quick_run_writes_the_figures_derivation_and_report(runs):

@@ -20,6 +20,9 @@ def add_parser(commands) -> None:
                         help="smaller datasets and fewer seeds (about a minute)")
     parser.add_argument("--seed", type=int, default=0, help="seed of every dataset and "
                         "initialisation, >= 0 (default 0)")
+    parser.add_argument("--torch", action="store_true",
+                        help="add finding (g): a network trained by PyTorch against the "
+                             "theory (the torch extra)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.set_defaults(func=run)
 
@@ -30,8 +33,10 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise ValueError(f"--seed must be an integer >= 0, got {args.seed}")
     reproduce = optional("symcnn.reproduce", "reproduce", "symcnn reproduce")
+    if args.torch:
+        optional("symcnn.reproduce.torch_gd", "torch", "symcnn reproduce --torch")
     with progress.quiet(args.quiet):
-        report = reproduce.run(out, quick=args.quick, seed=args.seed)
+        report = reproduce.run(out, quick=args.quick, seed=args.seed, torch=args.torch)
     for finding in report.findings:
         failed = [m.name for m in finding.measures if not m.holds]
         print(f"({finding.key}) {finding.title}: "

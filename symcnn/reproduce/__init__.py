@@ -8,6 +8,7 @@ with pdflatex) and report.json / report.md."""
 from __future__ import annotations
 
 import time
+from importlib import import_module
 from pathlib import Path
 
 from .. import plots, progress
@@ -22,17 +23,20 @@ FINDINGS = (transitions, speed, spectra, texture, small_kernels, digits)
 __all__ = ["FINDINGS", "Finding", "Measure", "Report", "Settings", "run"]
 
 
-def run(out, quick: bool = False, seed: int = 0) -> Report:
-    """Reproduce every finding of :data:`FINDINGS` into the directory ``out`` (created if
+def run(out, quick: bool = False, seed: int = 0, torch: bool = False) -> Report:
+    """Reproduce every finding of :data:`FINDINGS` (and with ``torch``, the ``torch``
+    extra, :mod:`~symcnn.reproduce.torch_gd` too) into the directory ``out`` (created if
     needed): ``figure_<key>_<name>.{png,svg}``, ``derivation/``, report.json, report.md."""
     settings = Settings(positive_int("seed", seed, minimum=0), flag("quick", quick))
+    findings_run = FINDINGS + ((import_module(".torch_gd", __name__),)
+                               if flag("torch", torch) else ())
     out, start = Path(out), time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     findings, figures = [], {}
-    with progress.task("reproduce", total=len(FINDINGS) + 1, unit="part") as task:
+    with progress.task("reproduce", total=len(findings_run) + 1, unit="part") as task:
         progress.update("derivation")
         derivation = documents.write(out / "derivation", quick)
-        for module in FINDINGS:
+        for module in findings_run:
             progress.update(f"figure ({module.KEY})")
             finding = module.run(settings)
             files = plots.save(finding.figure, out / f"figure_{finding.key}_{finding.name}")

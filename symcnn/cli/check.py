@@ -23,6 +23,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--examples", type=int, default=3,
                         help="random instances per theorem (default 3)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the instances")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="verify the instances in N processes (default 1: serially); "
+                             "the results are the same")
     parser.add_argument("--no-proof", action="store_true", help="skip the symbolic proofs")
     parser.add_argument("--load", action="append", default=[], metavar="MODULE",
                         help="import MODULE first (it registers its own claims)")
@@ -59,7 +62,7 @@ def check_theorems(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(f"unknown theorem(s) {', '.join(map(repr, unknown))}; "
                          f"known: {', '.join(CATALOGUE)}")
-    results = [check(name, args.examples, args.seed, proof=not args.no_proof)
+    results = [check(name, args.examples, args.seed, proof=not args.no_proof, jobs=args.jobs)
                for name in args.theorems or list(CATALOGUE)]
     if args.json:
         print(json.dumps([r.row() for r in results], indent=1))

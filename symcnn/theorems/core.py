@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextvars
 import math
+import multiprocessing
 import numbers
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -277,14 +282,21 @@ class Result:
 
 
 def check(theorem: Theorem | str, examples: int = 3, seed: int = 0,
-          proof: bool = True) -> Result:
+          proof: bool = True, jobs: int = 1) -> Result:
     """Check ``theorem``: build and check its proof (if any, and ``proof``), then verify it on
     ``examples`` random instances inside its hypotheses (instance ``i`` from
     ``numpy.random.default_rng([seed, i])``). Stops at the first counterexample: an
     instance whose error exceeds the tolerance or whose check raises.
 
-    ``examples`` must be an integer >= 1, ``seed`` one from 0 to ``2**32 - 1`` and ``proof``
-    a bool (``ValueError``, ``TypeError`` before anything runs). A failure of the claim
+    ``jobs`` processes verify the instances (1: serially, here; more: forked worker
+    processes, the proof built here meanwhile). The result is the same for any ``jobs``:
+    instance ``i`` depends only on ``(seed, i)`` and the outcomes are read in index order,
+    up to the first counterexample; an instance whose worker process dies is a
+    counterexample.
+
+    ``examples`` must be an integer >= 1, ``seed`` one from 0 to ``2**32 - 1``, ``proof``
+    a bool and ``jobs`` an integer >= 1 (``ValueError``, ``TypeError`` before anything
+    runs). A failure of the claim
     itself (its proof, or building or checking an instance, raises) is reported in the
     :class:`Result`, never raised, so a caller checking several theorems gets a result for
     each. Progress
@@ -294,15 +306,16 @@ def check(theorem: Theorem | str, examples: int = 3, seed: int = 0,
     if not isinstance(theorem, Theorem):
         raise TypeError(f"theorem must be a Theorem or its name, got {theorem!r}")
     examples = _integer("examples", examples, 1, what=" (the number of random instances)")
-    seed, proof = _seed(seed), flag("proof", proof)
+    seed, proof, jobs = _seed(seed), flag("proof", proof), _jobs(jobs)
     start = time.perf_counter()
-    with progress.task(f"check {theorem.name}", total=examples, unit="instance") as task:
+    with progress.task(f"check {theorem.name}", total=examples, unit="instance") as task, \
+            _outcomes(theorem, seed, examples, jobs) as outcomes:
         status = _proof_status(theorem, proof)
         worst, done, counterexample = 0.0, 0, None
         for index in range(examples):
             task.update()
             done = index + 1
-            error, counterexample = _verify(theorem, seed, index)
+            error, counterexample = next(outcomes)
             if error is not None:
                 worst = max(worst, error) if np.isfinite(error) else np.inf
             if counterexample is not None:
@@ -312,6 +325,68 @@ def check(theorem: Theorem | str, examples: int = 3, seed: int = 0,
         task.result = (f"{'pass' if result.passed else 'FAIL'}, {done}/{examples} "
                        f"instances, max error {worst:.2g}")
     return result
+
+
+def _jobs(jobs) -> int:
+    """``jobs`` checked: an integer >= 1, above 1 only where processes can be forked."""
+    jobs = _integer("jobs", jobs, 1, what=" (the number of processes; 1 runs serially)")
+    if jobs > 1 and "fork" not in multiprocessing.get_all_start_methods():
+        raise ValueError(f"jobs = {jobs} needs the 'fork' start method of multiprocessing, "
+                         f"which this platform lacks; only jobs = 1 is allowed here")
+    return jobs
+
+
+Outcome = tuple[float | None, str | None]
+"""An instance's error (None if it raised) and counterexample (None if it passed)."""
+
+
+@contextmanager
+def _outcomes(theorem: Theorem, seed: int, examples: int,
+              jobs: int) -> Iterator[Iterator[Outcome]]:
+    """The outcomes of instances ``0 .. examples - 1`` in index order: each verified when
+    asked for (``jobs`` 1), or all submitted at once to ``jobs`` forked processes (those
+    not yet started are cancelled on leaving)."""
+    if jobs == 1:
+        yield (_verify(theorem, seed, index) for index in range(examples))
+        return
+    # fork: the workers inherit the theorem (its callables need not pickle) and the catalogue
+    with ProcessPoolExecutor(min(jobs, examples), multiprocessing.get_context("fork"),
+                             initializer=_adopt, initargs=(theorem,)) as pool:
+        futures = [pool.submit(_verify_adopted, seed, index) for index in range(examples)]
+        try:
+            yield (_collect(future, theorem, seed, index)
+                   for index, future in enumerate(futures))
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+_ADOPTED: list[Theorem] = []
+"""In a worker process of :func:`_outcomes`, the theorem it verifies."""
+
+
+def _adopt(theorem: Theorem) -> None:
+    _ADOPTED[:] = [theorem]
+
+
+def _verify_adopted(seed: int, index: int) -> Outcome:
+    """:func:`_verify` of the adopted theorem in a worker, in a fresh context (away from
+    the progress task inherited from the parent) and quietly."""
+    return contextvars.Context().run(_quiet_verify, _ADOPTED[0], seed, index)
+
+
+def _quiet_verify(theorem: Theorem, seed: int, index: int) -> Outcome:
+    with progress.quiet():
+        return _verify(theorem, seed, index)
+
+
+def _collect(future: Future, theorem: Theorem, seed: int, index: int) -> Outcome:
+    """The outcome of instance ``index`` from its worker, a counterexample if it died."""
+    try:
+        return future.result()
+    except BrokenProcessPool as exc:
+        return None, _counterexample(theorem, None, seed, index,
+                                     f"its worker process died ({_raised(exc)})")
 
 
 def _proof_status(theorem: Theorem, proof: bool) -> str:

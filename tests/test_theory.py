@@ -23,7 +23,7 @@ from symcnn import (
 from symcnn.strategies import examples, models, seeds, stationary, white
 from symcnn.symbolic.closed_forms import gd
 from symcnn.symbolic.derivation import DerivationError
-from symcnn.theory import ApproximationWarning, Theory
+from symcnn.theory import APPROXIMATIONS, ApproximationWarning, Theory
 from symcnn.theory.small_kernels import dirichlet_matrix, r4_growth_rates
 
 
@@ -592,3 +592,13 @@ def test_a_subnormal_u0_is_refused_not_a_nan():
     with pytest.raises(ValueError, match=r"u0 = 4.94e-324 is too small: s_fj / \(lambda_f u0\)"):
         theory.mode_strengths_at([0.0, 1e300], 5e-324)
     assert np.isfinite(theory.mode_strengths_at([0.0, 1e300], 1e-300)).all()
+
+
+def test_a_theory_renders_its_hypotheses_in_jupyter():
+    model = LinearCNN(shape=6, kernel=3, channels=2, n_out=2)
+    theory = Theory(model, white(model, 0), approximate=True)
+    text = theory._repr_markdown_()
+    assert text.startswith("**Theory** of a linear CNN on data of shape (6,)")
+    assert "| full kernel | **no** | kernel (3,), shape (6,) |" in text
+    assert "| white input | yes | Sigma_xx = I |" in text
+    assert f"Approximation: {APPROXIMATIONS['full kernel']}" in text

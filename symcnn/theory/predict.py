@@ -111,6 +111,19 @@ class Theory:
         self.cnn, self.approximate = isinstance(model, LinearCNN), flag("approximate",
                                                                           approximate)
 
+    def _repr_markdown_(self) -> str:
+        """In Jupyter: the pair, and a table of the hypotheses (whether each holds, and why)
+        with the approximations made."""
+        kind = "linear CNN" if self.cnn else "fully connected network"
+        lines = [f"**Theory** of a {kind} on data of shape {self.stats.shape} "
+                 f"(`C_in` = {self.stats.c_in}, `N_o` = {self.stats.n_out}), "
+                 f"tau = {self.tau:g}",
+                 "", "| hypothesis | holds | detail |", "| --- | --- | --- |"]
+        lines += [f"| {h.name} | {'yes' if h.holds else '**no**'} | "
+                  + h.detail.replace("|", "\\|") + " |" for h in self.hypotheses.values()]
+        lines += [f"\nApproximation: {note}" for note in self.approximations]
+        return "\n".join(lines)
+
     # -- hypotheses -------------------------------------------------------------------------
     @cached_property
     def hypotheses(self) -> dict[str, Hypothesis]:

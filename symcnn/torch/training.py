@@ -14,13 +14,13 @@ from math import prod
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
 
 from ..checks import finite_array, numeric_array, positive, positive_int
 from ..data import targets_from_labels
 from ..model import FullyConnected
 from ..simulate import Trajectory
 from .convert import from_torch
+from .data import _batches
 
 DATASET_BATCH = 1024
 """The batch size a :class:`torch.utils.data.Dataset` is read in (the gradient is summed over
@@ -86,21 +86,9 @@ def train(module: torch.nn.Sequential, data, lr: float, steps: int, record=1,
                       shape=x_shape[1:], c_in=x_shape[0])
 
 
-def _batches(data):
-    """The ``(x, y)`` batches of ``data``."""
-    if isinstance(data, DataLoader):
-        return data
-    if isinstance(data, Dataset):
-        return DataLoader(data, batch_size=DATASET_BATCH)
-    if isinstance(data, tuple | list) and len(data) == 2:
-        return [tuple(data)]
-    raise TypeError(f"data must be (x, y) tensors or arrays, a DataLoader or a Dataset, got "
-                    f"{type(data).__name__}")
-
-
 def _x_shape(data) -> tuple[int, ...]:
     """``(C_in, *shape)`` of the first batch's ``x``."""
-    x = next(iter(_batches(data)))[0]
+    x = next(iter(_batches(data, DATASET_BATCH)))[0]
     if np.ndim(x) not in (3, 4):
         raise ValueError(f"x must have shape (P, C_in, N_1) or (P, C_in, N_1, N_2), got "
                          f"{tuple(np.shape(x))}")
@@ -172,7 +160,7 @@ def _size(data, model) -> int:
     """``P``, the number of samples over all batches, each checked: finite ``x`` of the first
     batch's shape, labels or targets for the model's ``N_o`` outputs."""
     size, first = 0, None
-    for i, (x, y) in enumerate(_batches(data)):
+    for i, (x, y) in enumerate(_batches(data, DATASET_BATCH)):
         x = finite_array(f"x (batch {i})", np.asarray(torch.as_tensor(x).cpu()))
         first = x.shape[1:] if first is None else first
         if x.shape[1:] != first:
@@ -188,7 +176,7 @@ def _accumulate(module, data, model, dtype, size: int) -> float:
     parameters' ``.grad``."""
     total = 0.0
     device = next(module.parameters()).device
-    for x, y in _batches(data):
+    for x, y in _batches(data, DATASET_BATCH):
         x, targets = _tensors(x, y, model, dtype)
         loss = torch.sum((module(x.to(device)) - targets.to(device)) ** 2) / (2 * size)
         loss.backward()

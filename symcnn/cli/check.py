@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+from contextlib import nullcontext
 
 from .. import progress
-from ..theorems import CATALOGUE, check
+from ..theorems import CATALOGUE, campaign, check
 from ..theorems.report import catalogue, table
+from .options import optional
 
 
 def add_parser(commands) -> None:
@@ -26,6 +28,10 @@ def add_parser(commands) -> None:
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="verify the instances in N processes (default 1: serially); "
                              "the results are the same")
+    parser.add_argument("--dask", metavar="ADDRESS",
+                        help="verify the instances as tasks on the Dask cluster whose "
+                             "scheduler is at ADDRESS (e.g. tcp://host:8786; the dask "
+                             "extra); the results are the same")
     parser.add_argument("--no-proof", action="store_true", help="skip the symbolic proofs")
     parser.add_argument("--load", action="append", default=[], metavar="MODULE",
                         help="import MODULE first (it registers its own claims)")
@@ -62,15 +68,30 @@ def check_theorems(args: argparse.Namespace) -> int:
     if unknown:
         raise ValueError(f"unknown theorem(s) {', '.join(map(repr, unknown))}; "
                          f"known: {', '.join(CATALOGUE)}")
-    results = [check(name, args.examples, args.seed, proof=not args.no_proof, jobs=args.jobs)
-               for name in args.theorems or list(CATALOGUE)]
+    with _cluster(args) as client:
+        results = [check(name, args.examples, args.seed, proof=not args.no_proof,
+                         jobs=args.jobs, dask=client)
+                   for name in args.theorems or list(CATALOGUE)]
     if args.json:
         print(json.dumps([r.row() for r in results], indent=1))
     else:
         print(table(results))
         for r in results:
-            if r.counterexample:
-                print(f"\ncounterexample: {r.counterexample}")
-            if r.proof.startswith("FAILED"):
-                print(f"\nproof of {r.theorem.name}: {r.proof}")
+            for failure in r.failures():
+                print(f"\n{failure}")
     return 0 if all(r.passed for r in results) else 1
+
+
+def _cluster(args: argparse.Namespace):
+    """A context giving the Client of ``--dask`` (None without it), shared by every
+    theorem and closed at the end; ``--dask`` with ``--jobs`` above 1 refused first."""
+    if args.dask is None:
+        return nullcontext()
+    if not args.dask.strip():
+        raise ValueError(f"--dask must be a scheduler address such as tcp://host:8786, "
+                         f"got {args.dask!r}")
+    if args.jobs > 1:
+        raise ValueError(f"--dask {args.dask} and --jobs {args.jobs}: the Dask cluster runs "
+                         f"the instances; give one of them")
+    optional("distributed", "dask", "symcnn check --dask")
+    return campaign.connect(args.dask)

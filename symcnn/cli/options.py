@@ -37,7 +37,7 @@ def output_dir(option: str, value: str) -> Path:
     return path
 
 
-EXTRAS = {"reproduce": ("matplotlib", "sklearn"), "torch": ("torch",)}
+EXTRAS = {"reproduce": ("matplotlib", "sklearn"), "torch": ("torch",), "dask": ("distributed",)}
 """The optional dependencies of each extra, by import name."""
 
 

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import contextvars
 import math
-import multiprocessing
 import numbers
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +18,7 @@ from ..instances import SEED_MAX, RandomPick
 from ..model import FullyConnected, LinearCNN
 from ..symbolic.derivation import Derivation, DerivationError
 from ..theory import Theory
+from . import campaign
 
 
 class HypothesisFailed(ValueError):
@@ -280,42 +276,84 @@ class Result:
                 "seed": self.seed, "seconds": round(self.seconds, 2),
                 "counterexample": self.counterexample}
 
+    def cells(self) -> list[str]:
+        """The result's row of :func:`table`, a cell per column of :data:`COLUMNS`."""
+        t = self.theorem
+        cells = [t.name, ", ".join(t.hypotheses), self.proof.split("\n")[0],
+                 str(self.instances), f"{self.max_error:.2g}", f"{t.tolerance:.2g}",
+                 "pass" if self.passed else "FAIL"]
+        return [cell.replace("|", "\\|") for cell in cells]
+
+    def failures(self) -> list[str]:
+        """What failed, a paragraph each: the counterexample, the failed proof."""
+        failed = [f"counterexample: {self.counterexample}"] if self.counterexample else []
+        if self.proof.startswith("FAILED"):
+            failed.append(f"proof of {self.theorem.name}: {self.proof}")
+        return failed
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter's rendering: the result's row of :func:`table`, then each failure as
+        text."""
+        return "\n\n".join([table([self])] + [f"```text\n{failure}\n```"
+                                              for failure in self.failures()])
+
+
+COLUMNS = ("theorem", "hypotheses", "symbolic proof", "instances", "max error", "tolerance",
+           "status")
+"""The columns of :func:`table`."""
+
+
+def table(results: list[Result]) -> str:
+    """A Markdown table with :data:`COLUMNS`, a row per result (its first proof line; a
+    ``|`` in a cell escaped)."""
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
+    lines += ["| " + " | ".join(r.cells()) + " |" for r in results]
+    return "\n".join(lines)
+
 
 def check(theorem: Theorem | str, examples: int = 3, seed: int = 0,
-          proof: bool = True, jobs: int = 1) -> Result:
+          proof: bool = True, jobs: int = 1, dask=None) -> Result:
     """Check ``theorem``: build and check its proof (if any, and ``proof``), then verify it on
     ``examples`` random instances inside its hypotheses (instance ``i`` from
     ``numpy.random.default_rng([seed, i])``). Stops at the first counterexample: an
     instance whose error exceeds the tolerance or whose check raises.
 
-    ``jobs`` processes verify the instances (1: serially, here; more: forked worker
-    processes, the proof built here meanwhile). The result is the same for any ``jobs``:
-    instance ``i`` depends only on ``(seed, i)`` and the outcomes are read in index order,
-    up to the first counterexample; an instance whose worker process dies is a
-    counterexample.
+    Where the instances run (:mod:`symcnn.theorems.campaign`; the proof is built here
+    meanwhile): ``jobs`` 1 serially here; ``jobs`` > 1 in that many forked processes;
+    ``dask`` (a scheduler address, connected to and closed after, or a
+    ``distributed.Client``; the ``dask`` extra) one task per instance on a Dask cluster,
+    the theorem pickled there with the predicates of its hypotheses. The result is the
+    same everywhere: instance ``i`` depends only on ``(seed, i)`` and the outcomes are read
+    in index order, up to the first counterexample. A worker that dies holding an instance
+    is replaced and the instance retried; one whose workers die more than
+    :data:`~symcnn.theorems.campaign.ALLOWED_FAILURES` times (on Dask: ``KilledWorker``) is
+    a counterexample. A Dask task cancelled (the cluster lost) is an ``OSError``.
 
     ``examples`` must be an integer >= 1, ``seed`` one from 0 to ``2**32 - 1``, ``proof``
-    a bool and ``jobs`` an integer >= 1 (``ValueError``, ``TypeError`` before anything
-    runs). A failure of the claim
-    itself (its proof, or building or checking an instance, raises) is reported in the
-    :class:`Result`, never raised, so a caller checking several theorems gets a result for
-    each. Progress
-    (``symcnn check NAME: instance 2/3``, the proof's steps, the result) goes to
-    :mod:`symcnn.progress`."""
+    a bool, ``jobs`` an integer >= 1 and ``dask`` None, an address or a Client, not with
+    ``jobs`` > 1 (``ValueError``, ``TypeError`` before anything runs). A failure of the
+    claim itself (its proof, or building or checking an instance, raises) is reported in
+    the :class:`Result`, never raised, so a caller checking several theorems gets a result
+    for each. Progress (``symcnn check NAME: instance 2/3``, the proof's steps, the
+    result) goes to :mod:`symcnn.progress`."""
     theorem = get(theorem) if isinstance(theorem, str) else theorem
     if not isinstance(theorem, Theorem):
         raise TypeError(f"theorem must be a Theorem or its name, got {theorem!r}")
     examples = _integer("examples", examples, 1, what=" (the number of random instances)")
-    seed, proof, jobs = _seed(seed), flag("proof", proof), _jobs(jobs)
+    seed, proof = _seed(seed), flag("proof", proof)
+    jobs = _integer("jobs", jobs, 1, what=" (the number of processes; 1 runs serially)")
+    campaign.place(jobs, dask)
+    hypotheses = {name: HYPOTHESES[name] for name in theorem.hypotheses if name in HYPOTHESES}
     start = time.perf_counter()
     with progress.task(f"check {theorem.name}", total=examples, unit="instance") as task, \
-            _outcomes(theorem, seed, examples, jobs) as outcomes:
+            campaign.outcomes(_verify_with, (hypotheses, theorem, seed), examples, jobs, dask,
+                              label=f"check {theorem.name}") as outcomes:
         status = _proof_status(theorem, proof)
         worst, done, counterexample = 0.0, 0, None
         for index in range(examples):
             task.update()
             done = index + 1
-            error, counterexample = next(outcomes)
+            error, counterexample = _outcome(next(outcomes), theorem, seed, index)
             if error is not None:
                 worst = max(worst, error) if np.isfinite(error) else np.inf
             if counterexample is not None:
@@ -327,66 +365,24 @@ def check(theorem: Theorem | str, examples: int = 3, seed: int = 0,
     return result
 
 
-def _jobs(jobs) -> int:
-    """``jobs`` checked: an integer >= 1, above 1 only where processes can be forked."""
-    jobs = _integer("jobs", jobs, 1, what=" (the number of processes; 1 runs serially)")
-    if jobs > 1 and "fork" not in multiprocessing.get_all_start_methods():
-        raise ValueError(f"jobs = {jobs} needs the 'fork' start method of multiprocessing, "
-                         f"which this platform lacks; only jobs = 1 is allowed here")
-    return jobs
-
-
 Outcome = tuple[float | None, str | None]
 """An instance's error (None if it raised) and counterexample (None if it passed)."""
 
 
-@contextmanager
-def _outcomes(theorem: Theorem, seed: int, examples: int,
-              jobs: int) -> Iterator[Iterator[Outcome]]:
-    """The outcomes of instances ``0 .. examples - 1`` in index order: each verified when
-    asked for (``jobs`` 1), or all submitted at once to ``jobs`` forked processes (those
-    not yet started are cancelled on leaving)."""
-    if jobs == 1:
-        yield (_verify(theorem, seed, index) for index in range(examples))
-        return
-    # fork: the workers inherit the theorem (its callables need not pickle) and the catalogue
-    with ProcessPoolExecutor(min(jobs, examples), multiprocessing.get_context("fork"),
-                             initializer=_adopt, initargs=(theorem,)) as pool:
-        futures = [pool.submit(_verify_adopted, seed, index) for index in range(examples)]
-        try:
-            yield (_collect(future, theorem, seed, index)
-                   for index, future in enumerate(futures))
-        finally:
-            for future in futures:
-                future.cancel()
+def _outcome(outcome: Outcome | campaign.Lost, theorem: Theorem, seed: int,
+             index: int) -> Outcome:
+    """``outcome``, or the counterexample a lost instance is."""
+    if isinstance(outcome, campaign.Lost):
+        return None, _counterexample(theorem, None, seed, index, outcome.why)
+    return outcome
 
 
-_ADOPTED: list[Theorem] = []
-"""In a worker process of :func:`_outcomes`, the theorem it verifies."""
-
-
-def _adopt(theorem: Theorem) -> None:
-    _ADOPTED[:] = [theorem]
-
-
-def _verify_adopted(seed: int, index: int) -> Outcome:
-    """:func:`_verify` of the adopted theorem in a worker, in a fresh context (away from
-    the progress task inherited from the parent) and quietly."""
-    return contextvars.Context().run(_quiet_verify, _ADOPTED[0], seed, index)
-
-
-def _quiet_verify(theorem: Theorem, seed: int, index: int) -> Outcome:
-    with progress.quiet():
-        return _verify(theorem, seed, index)
-
-
-def _collect(future: Future, theorem: Theorem, seed: int, index: int) -> Outcome:
-    """The outcome of instance ``index`` from its worker, a counterexample if it died."""
-    try:
-        return future.result()
-    except BrokenProcessPool as exc:
-        return None, _counterexample(theorem, None, seed, index,
-                                     f"its worker process died ({_raised(exc)})")
+def _verify_with(hypotheses: dict[str, Callable], theorem: Theorem, seed: int,
+                 index: int) -> Outcome:
+    """:func:`_verify` after registering ``hypotheses`` (the theorem's predicates, which a
+    fresh Dask worker process has not seen if they are a user claim's)."""
+    HYPOTHESES.update(hypotheses)
+    return _verify(theorem, seed, index)
 
 
 def _proof_status(theorem: Theorem, proof: bool) -> str:
@@ -413,7 +409,7 @@ def _raised(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}{where}".replace("\n", " ")
 
 
-def _verify(theorem: Theorem, seed: int, index: int) -> tuple[float | None, str | None]:
+def _verify(theorem: Theorem, seed: int, index: int) -> Outcome:
     """The error on instance ``index`` (None if building or checking it raises) and the
     counterexample it is (None if it passes)."""
     instance = None

@@ -1,24 +1,12 @@
 """What ``symcnn check`` prints (the command is :mod:`symcnn.cli.check`): the results
-table and the catalogue of docs/theorems-catalogue.md."""
+table (:func:`~symcnn.theorems.core.table`, which a :class:`~symcnn.theorems.core.Result`
+also renders itself with in Jupyter) and the catalogue of docs/theorems-catalogue.md."""
 
 from __future__ import annotations
 
-from .core import CATALOGUE, REFERENCE, Result
+from .core import CATALOGUE, COLUMNS, REFERENCE, table
 
-COLUMNS = ("theorem", "hypotheses", "symbolic proof", "instances", "max error", "tolerance",
-           "status")
-
-
-def table(results: list[Result]) -> str:
-    """A Markdown table with :data:`COLUMNS`."""
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + " --- |" * len(COLUMNS)]
-    for r in results:
-        row = r.row()
-        lines.append("| " + " | ".join([
-            row["theorem"], ", ".join(row["hypotheses"]), row["proof"].split("\n")[0],
-            str(row["instances"]), f"{row['max_error']:.2g}", f"{row['tolerance']:.2g}",
-            row["status"]]) + " |")
-    return "\n".join(lines)
+__all__ = ["COLUMNS", "catalogue", "table"]
 
 
 def catalogue() -> str:

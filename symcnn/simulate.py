@@ -20,6 +20,7 @@ end-to-end map at requested times.  A descent step is an Euler step of the flow 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from html import escape
 from math import ceil, prod
 
 import numpy as np
@@ -435,6 +436,88 @@ class Trajectory:
                 out[a] = self.times[0] if i == 0 else np.interp(
                     abs(half), curve[i - 1: i + 1] * np.sign(half), self.times[i - 1: i + 1])
         return out
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: the run in a table (its times, the loss at both ends, the map's and the
+        input's shape, whether the parameters are recorded) above its loss curve
+        (:func:`_loss_svg`)."""
+        t, loss, (n_out, d) = self.times, self.loss, self.maps.shape[1:]
+        rows = {"times": f"t = {t[0]:g} to {t[-1]:g}, {len(t)} points",
+                "loss": f"L = {loss[0]:.6g} at t = {t[0]:g} to {loss[-1]:.6g} at t = {t[-1]:g}",
+                "map M": f"N_o x D = {n_out} x {d}",
+                "input": f"shape {self.shape}, C_in = {self.c_in}",
+                "params": ("recorded at every time" if self.params is not None else
+                           "not recorded (final only)")}
+        table = "".join(f"<tr><th style='text-align:left'>{name}</th><td>{escape(value)}</td></tr>"
+                        for name, value in rows.items())
+        svg, note = _loss_svg(t, loss)
+        return (f"<div><b>Trajectory</b><table>{table}</table>{svg}"
+                + (f"<br/><small>{escape(note)}</small>" if note else "") + "</div>")
+
+
+_SVG_WIDTH, _SVG_HEIGHT = 360, 170
+_SVG_PAD = (60, 10, 10, 30)
+"""The loss curve's size and its margins (left, top, right, bottom), in pixels."""
+
+
+def _loss_svg(times: np.ndarray, loss: np.ndarray) -> tuple[str, str]:
+    """An inline SVG of the loss against time, and a note on the samples it leaves out.
+
+    Time is on a ``log10`` axis when the positive times span a decade or more (``t <= 0``
+    is then not drawn), else linear; the loss on a ``log10`` axis when every finite value is
+    ``>= 0`` (``L = 0`` is then not drawn), else linear (a loss without ``<|y|^2>`` can be
+    negative); samples with a non-finite time or loss are not drawn.  The drawn samples make
+    one polyline (a dot if there is one), each axis labelled with its range."""
+    finite = np.isfinite(times) & np.isfinite(loss)
+    positive = times[finite & (times > 0)]
+    log_t = positive.size > 1 and positive.max() >= 10 * positive.min()
+    log_l = finite.any() and loss[finite].min() >= 0 and loss[finite].max() > 0
+    drop_t = (times <= 0) & finite if log_t else np.zeros(len(times), bool)
+    drop_l = (loss <= 0) & finite if log_l else np.zeros(len(loss), bool)
+    keep = finite & ~drop_t & ~drop_l
+    dropped = [f"{n} {why}" for n, why in ((drop_t.sum(), "at t <= 0 (log time axis)"),
+                                           (drop_l.sum(), "with L = 0 (log loss axis)"),
+                                           ((~finite).sum(), "not finite"))
+               if n]
+    note = f"not drawn: {', '.join(dropped)}" if dropped else ""
+    left, top, right, bottom = _SVG_PAD
+    width, height = _SVG_WIDTH - left - right, _SVG_HEIGHT - top - bottom
+    parts = [f'<rect x="{left}" y="{top}" width="{width}" height="{height}" fill="none" '
+             'stroke="#999"/>']
+    if keep.any():
+        (x, x_ends), (y, y_ends) = (_unit(v[keep], log) for v, log in ((times, log_t),
+                                                                       (loss, log_l)))
+        px, py = left + width * x, top + height * (1 - y)
+        points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px, py, strict=True))
+        parts.append(f'<polyline fill="none" stroke="#1f77b4" stroke-width="1.5" '
+                     f'points="{points}"/>')
+        if keep.sum() == 1:
+            parts.append(f'<circle cx="{px[0]:.1f}" cy="{py[0]:.1f}" r="2.5" fill="#1f77b4"/>')
+        labels = [(left, _SVG_HEIGHT - 16, "start", f"{x_ends[0]:.3g}"),
+                  (left + width, _SVG_HEIGHT - 16, "end", f"{x_ends[1]:.3g}"),
+                  (left + width / 2, _SVG_HEIGHT - 4, "middle",
+                   "time t" + (" (log)" if log_t else "")),
+                  (left - 4, top + 9, "end", f"{y_ends[1]:.3g}"),
+                  (left - 4, top + height, "end", f"{y_ends[0]:.3g}"),
+                  (left - 4, top + height / 2 + 4, "end", "L" + (" (log)" if log_l else ""))]
+    else:
+        labels = [(left + width / 2, top + height / 2, "middle", "nothing to draw")]
+    parts += [f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="{anchor}">{text}</text>'
+              for x, y, anchor, text in labels]
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{_SVG_WIDTH}" height="{_SVG_HEIGHT}" '
+            f'viewBox="0 0 {_SVG_WIDTH} {_SVG_HEIGHT}" font-family="sans-serif" '
+            f'font-size="10">{"".join(parts)}</svg>', note)
+
+
+def _unit(values: np.ndarray, log: bool) -> tuple[np.ndarray, tuple[float, float]]:
+    """``values`` (``log10`` of them when ``log``) mapped onto ``[0, 1]``, and the axis's
+    ends in the values' units; a single value sits in the middle of a unit range."""
+    v = np.log10(values) if log else values.astype(float)
+    lo, hi = float(v.min()), float(v.max())
+    if hi == lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    ends = (10**lo, 10**hi) if log else (lo, hi)
+    return (v - lo) / (hi - lo), ends
 
 
 # The smallest product of the layers' largest weights that keeps the end-to-end map, and

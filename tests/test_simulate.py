@@ -1,6 +1,7 @@
 """The three simulators against each other, finite differences and the R1/R3 solutions."""
 
 import re
+import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
@@ -519,3 +520,77 @@ def test_fast_learns_every_frequency_from_a_tiny_start():
     assert moderate.loss[-1] < -0.1
     assert tiny.loss[-1] == pytest.approx(moderate.loss[-1], rel=1e-8)
     assert relative_error(tiny.maps[-1], moderate.maps[-1]) < 1e-6
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _rendered(run):
+    """The run's HTML repr parsed as XML (it must be well formed), its SVG, its polyline's
+    points as an array ``(n, 2)`` and its plot rectangle ``(left, top, right, bottom)``."""
+    html = ET.fromstring(run._repr_html_())
+    svg = html.find(f"{SVG}svg")
+    rect = svg.find(f"{SVG}rect")
+    left, top = float(rect.get("x")), float(rect.get("y"))
+    box = (left, top, left + float(rect.get("width")), top + float(rect.get("height")))
+    line = svg.find(f"{SVG}polyline")
+    points = (np.zeros((0, 2)) if line is None else
+              np.array([p.split(",") for p in line.get("points").split()], float))
+    return html, svg, points, box
+
+
+def test_trajectory_html_summarises_a_run_and_draws_its_loss():
+    model = LinearCNN(shape=6, c_in=2, n_out=3)
+    times = np.concatenate([[0.0], np.geomspace(0.01, 5.0, 19)])
+    run = train(Fast(model, white(model, 0)), init_random(model, 0.1, seed=1), times,
+                rtol=1e-8)
+    html, svg, points, (left, top, right, bottom) = _rendered(run)
+    text = "".join(html.itertext())
+    for expected in (f"t = 0 to 5, {len(times)} points", f"{run.loss[0]:.6g}",
+                     f"{run.loss[-1]:.6g}", "N_o x D = 3 x 12", "shape (6,), C_in = 2",
+                     "not recorded", "not drawn: 1 at t <= 0 (log time axis)", "(log)"):
+        assert expected in text
+    assert len(points) == len(times) - 1                    # t = 0 is off the log axis
+    assert points[0, 0] == pytest.approx(left) and points[-1, 0] == pytest.approx(right)
+    # equal ratios of time are equal steps on the log axis
+    np.testing.assert_allclose(np.diff(points[:, 0]), (right - left) / 18, atol=0.11)
+    low, high = np.argmin(run.loss[1:]), np.argmax(run.loss[1:])
+    assert points[low, 1] == pytest.approx(bottom) and points[high, 1] == pytest.approx(top)
+    assert np.all((points[:, 1] >= top) & (points[:, 1] <= bottom))
+    assert float(svg.get("width")) > right
+
+
+def _made_up_run(times, loss):
+    t = len(times)
+    return Trajectory(times=np.asarray(times, float), maps=np.zeros((t, 1, 4)),
+                      loss=np.asarray(loss, float), final=(), shape=(4,), c_in=1,
+                      params=[()] * t)
+
+
+def test_trajectory_html_leaves_out_a_zero_or_non_finite_loss_and_says_so():
+    run = _made_up_run([0.5, 1.0, 2.0, 3.0], [1.0, 0.1, 0.0, np.nan])
+    html, svg, points, (left, top, right, bottom) = _rendered(run)
+    text = "".join(html.itertext())
+    assert "not drawn: 1 with L = 0 (log loss axis), 1 not finite" in text
+    assert "recorded at every time" in text and "L (log)" in text and "(log)" not in \
+        text.replace("L (log)", "")                          # 0.5 to 3: no decade of time
+    assert len(points) == 2
+    # the axes span the drawn samples: (t, L) = (0.5, 1) top left, (1, 0.1) bottom right
+    np.testing.assert_allclose(points, [[left, top], [right, bottom]], atol=0.06)
+    labels = [t.text for t in svg.iter(f"{SVG}text")]
+    assert {"0.5", "1", "0.1"} <= set(labels)
+
+
+@pytest.mark.parametrize("times, loss", [([2.0], [0.3]), ([0.0], [-0.2])])
+def test_trajectory_html_draws_a_single_time_as_a_dot(times, loss):
+    html, svg, points, (left, top, right, bottom) = _rendered(_made_up_run(times, loss))
+    assert "1 points" in "".join(html.itertext())
+    np.testing.assert_allclose(points, [[(left + right) / 2, (top + bottom) / 2]], atol=0.06)
+    assert svg.find(f"{SVG}circle") is not None
+
+
+def test_trajectory_html_with_nothing_to_draw_is_still_svg():
+    html, svg, points, _ = _rendered(_made_up_run([1.0, 2.0], [np.nan, np.inf]))
+    assert len(points) == 0 and svg.find(f"{SVG}polyline") is None
+    assert "nothing to draw" in "".join(svg.itertext())
+    assert "not drawn: 2 not finite" in "".join(html.itertext())

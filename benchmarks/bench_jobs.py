@@ -2,10 +2,11 @@
 serial run.
 
 The campaign is ``check(THEOREM, examples=N, proof=False)`` (default: the small-kernel
-linearization on 40 instances, about 0.15 s each on a quiet machine). Serial and ``jobs=2`` runs alternate,
-``--repeats`` times each, in this one process, timed by ``time.perf_counter``; the table
-gives the median seconds of each, the speed-up (serial / jobs 2) and whether every run's
-result (``Result.row()`` without its ``seconds``) is the serial one's. The machine's cpu
+linearization on 40 instances, about 0.15 s each on a quiet machine). Serial and ``jobs=2``
+runs alternate, ``--repeats`` times each, in this one process, timed by
+``time.perf_counter``; the table gives the median seconds of each, the speed-up (serial /
+jobs 2) and whether every run's result (``Result.row()`` without its ``seconds``) is the
+serial one's. The machine's cpu
 count and load average at the start are printed with it.
 
 Run from the repository root (about 30 s on 2 quiet cores, as is ``--theorem "order reversal"

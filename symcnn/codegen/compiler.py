@@ -37,25 +37,34 @@ def compile(exprs, args: Sequence[sp.Symbol] | sp.Symbol, backend: str = "numpy"
 
     Parameters
     ----------
-    exprs : a SymPy expression or a sequence of them (real, no ``zoo``; free symbols among
-        ``args``); not a string, a set, a mapping or a matrix (pass ``list(matrix)``).
-    args : the symbols, in call order.
-    backend : ``"numpy"``, ``"mpmath"`` or ``"c"``.
-    dps : decimal digits of the mpmath backend (an integer >= 1, default
-        :data:`MPMATH_DPS`); only for ``"mpmath"``.
-    cache : cache directory, ``False`` for none, None for :func:`cache_dir`'s default.
-    inner : arguments (symbols or names) expected to vary along the last axis, e.g. the
-        times. Everything free of them is computed once per row where only they vary
-        there (C; other layouts take a general loop) and on its own broadcast shape
-        (NumPy). The values are those of the expressions; only the rounding may differ.
+    exprs : sympy expression or sequence of them
+        Real, no ``zoo``, free symbols among ``args``; not a string, a set, a mapping or a
+        matrix (pass ``list(matrix)``).
+    args : sympy.Symbol or sequence of them
+        The symbols, in call order.
+    backend : {"numpy", "mpmath", "c"}
+    dps : int, optional
+        Decimal digits of the mpmath backend (>= 1, default :data:`MPMATH_DPS`); only for
+        ``"mpmath"``.
+    cache : path, bool or None
+        Cache directory, ``False`` for none, None for :func:`cache_dir`'s default.
+    inner : sequence of sympy.Symbol or str
+        Arguments (symbols or names) expected to vary along the last axis, e.g. the times.
+        Everything free of them is computed once per row where only they vary there (C;
+        other layouts take a general loop) and on its own broadcast shape (NumPy). The
+        values are those of the expressions; only the rounding may differ.
 
     A cache miss (generating, and for C compiling) that takes more than a second is
     reported by :mod:`symcnn.progress`.
 
     Raises
     ------
-    ValueError or TypeError for bad expressions or arguments (naming them),
-    CompilerNotFound for ``"c"`` without a C compiler, RuntimeError if the compiler fails.
+    ValueError, TypeError
+        Bad expressions or arguments, naming them.
+    CompilerNotFound
+        ``"c"`` without a C compiler.
+    RuntimeError
+        The compiler fails.
     """
     target = backend_named(backend)
     exprs, args, single = _prepared(exprs, args)

@@ -156,7 +156,9 @@ class Derivation:
         return lines
 
     def to_markdown(self) -> str:
-        """Markdown with ``$$`` display math."""
+        """Markdown with ``$$`` display math, a numbered item per step; its math and check
+        are indented four spaces, which keeps them inside the item for Python-Markdown (the
+        docs site) as for CommonMark."""
         lines = [f"# {self.title}", ""]
         if self.description:
             lines += [self.description, ""]
@@ -164,7 +166,7 @@ class Derivation:
             lines += ["**Hypotheses.**", ""] + [f"- {h}" for h in self.hypotheses] + [""]
         for i, s in enumerate(self.steps, 1):
             lines += [f"{i}. **{s.name}**: {s.justification}", "",
-                      f"   $$ {s.latex()} $$", "", f"   *Check: {s.verified}.*", ""]
+                      f"    $$ {s.latex()} $$", "", f"    *Check: {s.verified}.*", ""]
         return "\n".join(lines)
 
     def _repr_latex_(self) -> str:

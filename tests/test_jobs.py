@@ -95,8 +95,8 @@ def _kill_first_worker(directory) -> tuple[threading.Thread, list[int]]:
 def _killed_once(tmp_path, **where):
     """The serial result of :func:`_slow` on 6 instances, and the result ``where`` (jobs or
     dask) while its first worker is killed; the pid killed and the measurements made."""
-    serial = check(_slow(tmp_path / "serial"), examples=6, **{"seed": 0}) \
-        if (tmp_path / "serial").mkdir() is None else None
+    (tmp_path / "serial").mkdir()
+    serial = check(_slow(tmp_path / "serial"), examples=6, seed=0)
     (tmp_path / "run").mkdir()
     thread, killed = _kill_first_worker(tmp_path / "run")
     result = check(_slow(tmp_path / "run"), examples=6, **where)

@@ -442,7 +442,8 @@ class Trajectory:
         input's shape, whether the parameters are recorded) above its loss curve
         (:func:`_loss_svg`)."""
         t, loss, (n_out, d) = self.times, self.loss, self.maps.shape[1:]
-        rows = {"times": f"t = {t[0]:g} to {t[-1]:g}, {len(t)} points",
+        rows = {"times": (f"t = {t[0]:g} to {t[-1]:g}, {len(t)} points" if len(t) > 1
+                          else f"t = {t[0]:g}, one point"),
                 "loss": f"L = {loss[0]:.6g} at t = {t[0]:g} to {loss[-1]:.6g} at t = {t[-1]:g}",
                 "map M": f"N_o x D = {n_out} x {d}",
                 "input": f"shape {self.shape}, C_in = {self.c_in}",

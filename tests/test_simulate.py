@@ -584,7 +584,7 @@ def test_trajectory_html_leaves_out_a_zero_or_non_finite_loss_and_says_so():
 @pytest.mark.parametrize("times, loss", [([2.0], [0.3]), ([0.0], [-0.2])])
 def test_trajectory_html_draws_a_single_time_as_a_dot(times, loss):
     html, svg, points, (left, top, right, bottom) = _rendered(_made_up_run(times, loss))
-    assert "1 points" in "".join(html.itertext())
+    assert f"t = {times[0]:g}, one point" in "".join(html.itertext())
     np.testing.assert_allclose(points, [[(left + right) / 2, (top + bottom) / 2]], atol=0.06)
     assert svg.find(f"{SVG}circle") is not None
 
